@@ -1,0 +1,8 @@
+//! griddock: one binary that serves a data directory over FTP (with FXP) and GridFTP,
+//! with certificates from ACME, files or a self-signed fallback.
+//!
+//! Layout (see docs/architecture.md): `config` (figment schema), `storage` (the confined
+//! `DataRoot`), `auth` (users file, anonymous), `tls` (hot-swappable certificate store),
+//! `ftp` (the protocol engine both endpoints run on), `http` (health and metrics), `app`
+//! (wiring, signals, graceful shutdown).
+#![forbid(unsafe_code)]
