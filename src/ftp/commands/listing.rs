@@ -1,0 +1,243 @@
+//! Directory listings: LIST and NLST (RFC 959 §4.1.3; LIST in the de-facto `ls -l`
+//! format clients parse), MLSD and MLST (RFC 3659 §7) with OPTS MLST fact selection.
+
+use std::time::SystemTime;
+
+use time::OffsetDateTime;
+
+use crate::ftp::data::Job;
+use crate::ftp::error::FtpError;
+use crate::ftp::session::{Flow, Session};
+use crate::storage::{DirEntry, FileFacts, FileKind, VPath};
+
+/// Output format of a data-connection listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// LIST: `ls -l` lines.
+    Long,
+    /// NLST: names only.
+    Names,
+    /// MLSD: RFC 3659 fact lines.
+    Machine,
+}
+
+/// MLST facts in FEAT order; `*` marks the ones currently selected (RFC 3659 §7.8).
+const FACT_NAMES: [&str; 8] = ["type", "size", "modify", "perm", "UNIX.mode", "UNIX.uid", "UNIX.gid", "unique"];
+
+/// The MLST facts a session asked for with OPTS MLST (all by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Facts([bool; 8]);
+
+impl Default for Facts {
+    fn default() -> Self {
+        Facts([true; 8])
+    }
+}
+
+impl Facts {
+    pub fn select(names: &[String]) -> Facts {
+        let mut on = [false; 8];
+        for (i, fact) in FACT_NAMES.iter().enumerate() {
+            on[i] = names.iter().any(|n| n.eq_ignore_ascii_case(fact));
+        }
+        Facts(on)
+    }
+
+    /// `type*;size*;…` for FEAT.
+    pub fn feat_line(&self) -> String {
+        FACT_NAMES
+            .iter()
+            .zip(self.0)
+            .map(|(n, on)| if on { format!("{n}*;") } else { format!("{n};") })
+            .collect()
+    }
+
+    /// The selected names, for the OPTS MLST reply.
+    pub fn selected(&self) -> String {
+        FACT_NAMES.iter().zip(self.0).filter(|(_, on)| *on).map(|(n, _)| format!("{n};")).collect()
+    }
+}
+
+impl Session {
+    pub(crate) async fn cmd_list(&mut self, arg: Option<String>, format: Format) -> Result<Flow, FtpError> {
+        self.transfer_preconditions()?;
+        let path = self.resolve(arg.as_deref().unwrap_or("."))?;
+        let (facts, writable) = (self.mlst_facts, self.can_write());
+        let p = path.clone();
+        let entries = self.fs(move |root| entries_of(root, &p)).await?;
+        let now = SystemTime::now();
+        let mut out = String::new();
+        for e in &entries {
+            match format {
+                Format::Long => out.push_str(&long_line(&e.name, &e.facts, now)),
+                Format::Names => out.push_str(&e.name),
+                Format::Machine => out.push_str(&mlsx_line(&e.name, &e.facts, facts, writable)),
+            }
+            out.push_str("\r\n");
+        }
+        let verb = match format {
+            Format::Long => "LIST",
+            Format::Names => "NLST",
+            Format::Machine => "MLSD",
+        };
+        let job = Job::Listing(out.into_bytes());
+        let opening = "Here comes the directory listing.".to_string();
+        self.start_transfer(verb, path.to_string(), None, job, opening).await?;
+        Ok(Flow::Continue)
+    }
+
+    pub(crate) async fn cmd_mlst(&mut self, arg: Option<String>) -> Result<Flow, FtpError> {
+        let path = self.resolve(arg.as_deref().unwrap_or("."))?;
+        let p = path.clone();
+        let facts = self.fs(move |root| root.stat(&p)).await?;
+        let line = format!(" {}", mlsx_line(path.as_str(), &facts, self.mlst_facts, self.can_write()));
+        let reply = crate::ftp::control::Reply::multi(250, format!("Listing {path}"), vec![line], "End.");
+        self.send(&reply).await?;
+        Ok(Flow::Continue)
+    }
+
+    pub(crate) fn can_write(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.can_write)
+    }
+}
+
+/// A directory's entries, or a single entry when `p` names a file.
+fn entries_of(root: &crate::storage::DataRoot, p: &VPath) -> Result<Vec<DirEntry>, crate::storage::StorageError> {
+    let facts = root.stat(p)?;
+    if facts.kind == FileKind::Dir {
+        return root.list(p);
+    }
+    let name = p.file_name().unwrap_or("/").to_string();
+    Ok(vec![DirEntry { name, facts }])
+}
+
+/// One `ls -l` line: `-rw-r--r--   1 ftp      ftp          1234 Jan 02 03:04 name`.
+pub fn long_line(name: &str, f: &FileFacts, now: SystemTime) -> String {
+    let kind = match f.kind {
+        FileKind::Dir => 'd',
+        FileKind::Symlink => 'l',
+        FileKind::File | FileKind::Other => '-',
+    };
+    format!(
+        "{kind}{} {:>3} ftp      ftp      {:>12} {} {name}",
+        perm_string(f.mode),
+        f.nlink,
+        f.size,
+        ls_date(f.mtime, now)
+    )
+}
+
+fn perm_string(mode: u32) -> String {
+    let bits = [(0o400, 'r'), (0o200, 'w'), (0o100, 'x'), (0o40, 'r'), (0o20, 'w'), (0o10, 'x'), (0o4, 'r'), (0o2, 'w'), (0o1, 'x')];
+    bits.iter().map(|(b, c)| if mode & b != 0 { *c } else { '-' }).collect()
+}
+
+/// `Mon DD HH:MM` for the last six months, `Mon DD  YYYY` otherwise (as `ls` does).
+fn ls_date(t: SystemTime, now: SystemTime) -> String {
+    const HALF_YEAR: u64 = 182 * 24 * 3600;
+    let dt = OffsetDateTime::from(t);
+    let recent = now.duration_since(t).map(|d| d.as_secs() < HALF_YEAR).unwrap_or(true);
+    let month = &format!("{}", dt.month())[..3];
+    if recent {
+        format!("{month} {:>2} {:02}:{:02}", dt.day(), dt.hour(), dt.minute())
+    } else {
+        format!("{month} {:>2}  {}", dt.day(), dt.year())
+    }
+}
+
+/// RFC 3659 §2.3 time-val in UTC: `YYYYMMDDHHMMSS`.
+pub fn timeval(t: SystemTime) -> String {
+    let dt = OffsetDateTime::from(t);
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        dt.year(),
+        u8::from(dt.month()),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    )
+}
+
+/// One MLSD line / MLST fact line: `fact=value;…; name` (RFC 3659 §7.2).
+pub fn mlsx_line(name: &str, f: &FileFacts, sel: Facts, writable: bool) -> String {
+    let mut out = String::new();
+    let kind = match f.kind {
+        FileKind::Dir => "dir",
+        FileKind::File => "file",
+        FileKind::Symlink => "OS.unix=slink",
+        FileKind::Other => "OS.unix=other",
+    };
+    let perm = match (f.kind, writable) {
+        (FileKind::Dir, true) => "flcdmpe",
+        (FileKind::Dir, false) => "el",
+        (_, true) => "adfrw",
+        (_, false) => "r",
+    };
+    let values = [
+        kind.to_string(),
+        f.size.to_string(),
+        timeval(f.mtime),
+        perm.to_string(),
+        format!("{:04o}", f.mode & 0o7777),
+        f.uid.to_string(),
+        f.gid.to_string(),
+        format!("{:x}-{:x}", f.dev, f.ino),
+    ];
+    for ((fact, value), on) in FACT_NAMES.iter().zip(values).zip(sel.0) {
+        if on {
+            out.push_str(&format!("{fact}={value};"));
+        }
+    }
+    out.push(' ');
+    out.push_str(name);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn facts(kind: FileKind) -> FileFacts {
+        FileFacts {
+            kind,
+            size: 1234,
+            mtime: UNIX_EPOCH + Duration::from_secs(1_704_164_645),
+            mode: 0o644,
+            uid: 1000,
+            gid: 100,
+            dev: 0x801,
+            ino: 0xabc,
+            nlink: 1,
+        }
+    }
+
+    #[test]
+    fn timeval_is_utc() {
+        assert_eq!(timeval(UNIX_EPOCH + Duration::from_secs(1_704_164_645)), "20240102030405");
+    }
+
+    #[test]
+    fn ls_line_old_and_recent() {
+        let f = facts(FileKind::File);
+        let now = UNIX_EPOCH + Duration::from_secs(1_704_164_645 + 3600);
+        assert_eq!(long_line("a b", &f, now), "-rw-r--r--   1 ftp      ftp              1234 Jan  2 03:04 a b");
+        let later = now + Duration::from_secs(400 * 24 * 3600);
+        assert!(long_line("x", &f, later).contains("Jan  2  2024 x"));
+        assert!(long_line("d", &facts(FileKind::Dir), now).starts_with("drw-r--r--"));
+    }
+
+    #[test]
+    fn mlsd_lines() {
+        let f = facts(FileKind::File);
+        assert_eq!(
+            mlsx_line("f", &f, Facts::default(), false),
+            "type=file;size=1234;modify=20240102030405;perm=r;UNIX.mode=0644;UNIX.uid=1000;UNIX.gid=100;unique=801-abc; f"
+        );
+        let sel = Facts::select(&["Type".into(), "size".into()]);
+        assert_eq!(mlsx_line("d", &facts(FileKind::Dir), sel, true), "type=dir;size=1234; d");
+        assert_eq!(sel.selected(), "type;size;");
+        assert!(Facts::default().feat_line().starts_with("type*;size*;modify*;"));
+    }
+}

@@ -1,0 +1,92 @@
+//! Command handlers, one file per verb family (RFC 959 §4.1 and the extensions named in
+//! each file). [`Session::dispatch`] routes a parsed command to its handler; the policy
+//! layer in `session` has already checked login and write permission.
+
+pub mod datachan;
+pub mod fsops;
+pub mod info;
+pub mod listing;
+pub mod login;
+pub mod nav;
+pub mod params;
+pub mod tls;
+pub mod transfer;
+
+use super::control::Command;
+use super::error::FtpError;
+use super::session::{Flow, Session};
+use crate::storage::{DataRoot, StorageError, VPath};
+
+impl Session {
+    pub(crate) async fn dispatch(&mut self, cmd: Command) -> Result<Flow, FtpError> {
+        use Command as C;
+        match cmd {
+            C::User(u) => self.cmd_user(u).await,
+            C::Pass(p) => self.cmd_pass(p).await,
+            C::Quit => self.cmd_quit().await,
+            C::Acct => self.done(202, "ACCT not needed.").await,
+            C::Syst => self.done(215, "UNIX Type: L8").await,
+            C::Feat => self.cmd_feat().await,
+            C::Opts(o) => self.cmd_opts(o).await,
+            C::Help => self.cmd_help().await,
+            C::Noop => self.done(200, "NOOP ok.").await,
+            C::Stat(p) => self.cmd_stat(p).await,
+            C::Site(s) => self.cmd_site(s).await,
+            C::Pwd => self.cmd_pwd().await,
+            C::Cwd(p) => self.cmd_cwd(&p).await,
+            C::Cdup => self.cmd_cwd("..").await,
+            C::Type(t) => self.cmd_type(t).await,
+            C::Mode(m) => self.cmd_mode(m).await,
+            C::Stru(s) => self.cmd_stru(s).await,
+            C::Allo => self.done(202, "ALLO command ignored.").await,
+            C::Rest(n) => self.cmd_rest(n).await,
+            C::Pasv => self.cmd_pasv().await,
+            C::Epsv(a) => self.cmd_epsv(a).await,
+            C::Port(a) | C::Eprt(a) => self.cmd_port(a).await,
+            C::Retr(p) => self.cmd_retr(p).await,
+            C::Stor(p) => self.cmd_stor(p, false).await,
+            C::Appe(p) => self.cmd_stor(p, true).await,
+            C::Abor => self.abort_transfer().await.map(|()| Flow::Continue),
+            C::List(p) => self.cmd_list(p, listing::Format::Long).await,
+            C::Nlst(p) => self.cmd_list(p, listing::Format::Names).await,
+            C::Mlsd(p) => self.cmd_list(p, listing::Format::Machine).await,
+            C::Mlst(p) => self.cmd_mlst(p).await,
+            C::Size(p) => self.cmd_size(&p).await,
+            C::Mdtm(p) => self.cmd_mdtm(&p).await,
+            C::Mfmt(t, p) => self.cmd_mfmt(t, &p).await,
+            C::Mkd(p) => self.cmd_mkd(&p).await,
+            C::Rmd(p) => self.cmd_rmd(&p).await,
+            C::Dele(p) => self.cmd_dele(&p).await,
+            C::Rnfr(p) => self.cmd_rnfr(&p).await,
+            C::Rnto(p) => self.cmd_rnto(&p).await,
+            C::Auth(m) => self.cmd_auth(&m).await,
+            C::Pbsz(n) => self.cmd_pbsz(n).await,
+            C::Prot(l) => self.cmd_prot(l).await,
+        }
+    }
+
+    /// Sends a single-line reply and continues.
+    pub(crate) async fn done(&mut self, code: u16, text: impl Into<String>) -> Result<Flow, FtpError> {
+        self.reply(code, text).await.map_err(FtpError::Control)?;
+        Ok(Flow::Continue)
+    }
+
+    /// A client path resolved against the working directory (lexically; confinement is
+    /// the `DataRoot`'s job).
+    pub(crate) fn resolve(&self, arg: &str) -> Result<VPath, FtpError> {
+        Ok(self.cwd.resolve(arg)?)
+    }
+
+    /// Runs a blocking filesystem operation on the session's root off the runtime.
+    pub(crate) async fn fs<T, F>(&self, op: F) -> Result<T, FtpError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&DataRoot) -> Result<T, StorageError> + Send + 'static,
+    {
+        let root = self.root.clone().ok_or_else(|| FtpError::reply(530, "Please login with USER and PASS."))?;
+        tokio::task::spawn_blocking(move || op(&root))
+            .await
+            .map_err(|e| FtpError::reply(451, format!("Local error: {e}.")))?
+            .map_err(FtpError::from)
+    }
+}

@@ -1,0 +1,187 @@
+//! The typed FTP command set (RFC 959 §4.1, RFC 2228 AUTH/PBSZ/PROT, RFC 2389 FEAT/OPTS,
+//! RFC 2428 EPRT/EPSV, RFC 3659 SIZE/MDTM/REST STREAM/MLST/MLSD, draft-somers-ftp-mfxx MFMT).
+
+use std::fmt;
+use std::net::SocketAddr;
+
+/// A password: kept out of `Debug` output and logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataType {
+    Ascii,
+    Image,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtLevel {
+    Clear,
+    Safe,
+    Confidential,
+    Private,
+}
+
+/// `EPSV` argument (RFC 2428 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpsvArg {
+    /// No argument: the control connection's protocol.
+    Default,
+    /// `EPSV 1` / `EPSV 2`.
+    Proto(u8),
+    /// `EPSV ALL`: from now on only EPSV is accepted.
+    All,
+}
+
+/// `OPTS` subcommands we understand (RFC 2389 §4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opts {
+    Utf8(bool),
+    /// `OPTS MLST fact;fact;…` (RFC 3659 §7.9): the fact names as sent.
+    Mlst(Vec<String>),
+    /// Anything else: name and raw arguments, answered with 501.
+    Other(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    User(String),
+    Pass(Secret),
+    Acct,
+    Quit,
+    Syst,
+    Feat,
+    Opts(Opts),
+    Help,
+    Noop,
+    Stat(Option<String>),
+    Site(String),
+    Pwd,
+    Cwd(String),
+    Cdup,
+    Type(DataType),
+    Mode(char),
+    Stru(char),
+    Allo,
+    Rest(u64),
+    Pasv,
+    Epsv(EpsvArg),
+    Port(SocketAddr),
+    Eprt(SocketAddr),
+    Retr(String),
+    Stor(String),
+    Appe(String),
+    Abor,
+    List(Option<String>),
+    Nlst(Option<String>),
+    Mlsd(Option<String>),
+    Mlst(Option<String>),
+    Size(String),
+    Mdtm(String),
+    /// `MFMT YYYYMMDDHHMMSS path`: seconds since the Unix epoch, path.
+    Mfmt(i64, String),
+    Mkd(String),
+    Rmd(String),
+    Dele(String),
+    Rnfr(String),
+    Rnto(String),
+    Auth(String),
+    Pbsz(u64),
+    Prot(ProtLevel),
+}
+
+/// Static properties the policy layer checks before any handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spec {
+    /// Allowed before login.
+    pub anonymous: bool,
+    /// Modifies the data directory.
+    pub writes: bool,
+    /// Allowed (answered at once) while a transfer runs; everything else is queued.
+    pub during_transfer: bool,
+}
+
+impl Command {
+    /// The verb as sent on the wire (upper case), for logs.
+    pub fn verb(&self) -> &'static str {
+        use Command::*;
+        match self {
+            User(_) => "USER",
+            Pass(_) => "PASS",
+            Acct => "ACCT",
+            Quit => "QUIT",
+            Syst => "SYST",
+            Feat => "FEAT",
+            Opts(_) => "OPTS",
+            Help => "HELP",
+            Noop => "NOOP",
+            Stat(_) => "STAT",
+            Site(_) => "SITE",
+            Pwd => "PWD",
+            Cwd(_) => "CWD",
+            Cdup => "CDUP",
+            Type(_) => "TYPE",
+            Mode(_) => "MODE",
+            Stru(_) => "STRU",
+            Allo => "ALLO",
+            Rest(_) => "REST",
+            Pasv => "PASV",
+            Epsv(_) => "EPSV",
+            Port(_) => "PORT",
+            Eprt(_) => "EPRT",
+            Retr(_) => "RETR",
+            Stor(_) => "STOR",
+            Appe(_) => "APPE",
+            Abor => "ABOR",
+            List(_) => "LIST",
+            Nlst(_) => "NLST",
+            Mlsd(_) => "MLSD",
+            Mlst(_) => "MLST",
+            Size(_) => "SIZE",
+            Mdtm(_) => "MDTM",
+            Mfmt(..) => "MFMT",
+            Mkd(_) => "MKD",
+            Rmd(_) => "RMD",
+            Dele(_) => "DELE",
+            Rnfr(_) => "RNFR",
+            Rnto(_) => "RNTO",
+            Auth(_) => "AUTH",
+            Pbsz(_) => "PBSZ",
+            Prot(_) => "PROT",
+        }
+    }
+
+    pub fn spec(&self) -> Spec {
+        use Command::*;
+        let anonymous = matches!(
+            self,
+            User(_) | Pass(_) | Quit | Syst | Feat | Opts(_) | Help | Noop | Auth(_) | Pbsz(_) | Prot(_)
+        );
+        let writes = matches!(
+            self,
+            Stor(_) | Appe(_) | Mkd(_) | Rmd(_) | Dele(_) | Rnfr(_) | Rnto(_) | Mfmt(..)
+        );
+        let during_transfer = matches!(self, Abor | Stat(None));
+        Spec {
+            anonymous,
+            writes,
+            during_transfer,
+        }
+    }
+}
+
+impl fmt::Display for Command {
+    /// Log form: the verb and its argument, with the password redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Pass(_) => f.write_str("PASS <redacted>"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}

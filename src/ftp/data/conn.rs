@@ -1,0 +1,87 @@
+//! An established data connection, clear or TLS-protected (RFC 4217 §9: on FTPS data
+//! connections the FTP server is always the TLS server). The TLS handshake runs async; the
+//! connection is then handed to a blocking transfer thread as a std socket.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream as StdTcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+
+pub enum DataConn {
+    Plain(StdTcpStream),
+    Tls(Box<StreamOwned<ServerConnection, StdTcpStream>>),
+}
+
+impl DataConn {
+    /// Completes the data connection: optional TLS handshake (bounded by `timeout`), then
+    /// conversion to a blocking socket whose reads and writes time out after `timeout`.
+    pub async fn establish(stream: TcpStream, tls: Option<Arc<ServerConfig>>, timeout: Duration) -> io::Result<DataConn> {
+        let _ = stream.set_nodelay(true);
+        let conn = match tls {
+            None => DataConn::Plain(into_blocking(stream, timeout)?),
+            Some(cfg) => {
+                let accept = TlsAcceptor::from(cfg).accept(stream);
+                let tls = tokio::time::timeout(timeout, accept)
+                    .await
+                    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+                let (tcp, session) = tls.into_inner();
+                DataConn::Tls(Box::new(StreamOwned::new(session, into_blocking(tcp, timeout)?)))
+            }
+        };
+        Ok(conn)
+    }
+
+    pub fn tcp(&self) -> &StdTcpStream {
+        match self {
+            DataConn::Plain(s) => s,
+            DataConn::Tls(s) => &s.sock,
+        }
+    }
+
+    /// Ends the stream cleanly: TLS close_notify, then a TCP half-close so the peer reads
+    /// end-of-file (RFC 959 §3.3: in stream mode, closing marks the end of the file).
+    pub fn finish(&mut self) -> io::Result<()> {
+        if let DataConn::Tls(s) = self {
+            s.conn.send_close_notify();
+            s.flush()?;
+        }
+        self.tcp().shutdown(std::net::Shutdown::Write)
+    }
+}
+
+fn into_blocking(stream: TcpStream, timeout: Duration) -> io::Result<StdTcpStream> {
+    let std = stream.into_std()?;
+    std.set_nonblocking(false)?;
+    std.set_read_timeout(Some(timeout))?;
+    std.set_write_timeout(Some(timeout))?;
+    Ok(std)
+}
+
+impl Read for DataConn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            DataConn::Plain(s) => s.read(buf),
+            DataConn::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for DataConn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            DataConn::Plain(s) => s.write(buf),
+            DataConn::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            DataConn::Plain(s) => s.flush(),
+            DataConn::Tls(s) => s.flush(),
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! One data transfer from set-up to completion (RFC 959 §5.2): open the data connection
+//! (accept under the FXP policy or connect out), negotiate TLS when PROT P is in force,
+//! then move the bytes on the blocking pool.
+
+use std::fs::File;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ServerConfig;
+
+use super::conn::DataConn;
+use super::setup::{accept_allowed, connect_active, DataSetup};
+use super::{stream, FxpPolicy, TransferCtl};
+use crate::storage::{StorageError, Upload};
+
+/// What to move once the data connection is up.
+pub enum Job {
+    /// Download `len` bytes of `file` from `offset`.
+    Send { file: File, offset: u64, len: u64 },
+    /// Send a generated payload (LIST, NLST, MLSD).
+    Listing(Vec<u8>),
+    /// Upload into `upload`; committed (renamed into place) only on success.
+    Receive { upload: Upload },
+}
+
+/// Everything needed to open the data connection.
+pub struct DataParams {
+    pub setup: DataSetup,
+    pub policy: FxpPolicy,
+    pub control_peer: IpAddr,
+    pub local_ip: IpAddr,
+    pub tls: Option<Arc<ServerConfig>>,
+    pub timeout: Duration,
+    pub ascii: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    #[error("Can't open data connection: {0}")]
+    Connect(io::Error),
+    #[error("TLS negotiation on the data connection failed: {0}")]
+    Tls(io::Error),
+    #[error("Transfer aborted")]
+    Aborted,
+    #[error("Connection closed; transfer aborted: {0}")]
+    Data(io::Error),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Result of a transfer: bytes moved on the data connection and how it ended.
+#[derive(Debug)]
+pub struct Outcome {
+    pub bytes: u64,
+    /// The data connection's remote end (in FXP: the other server, not the client).
+    pub data_peer: Option<SocketAddr>,
+    pub result: Result<(), TransferError>,
+}
+
+pub async fn run(p: DataParams, job: Job, ctl: Arc<TransferCtl>) -> Outcome {
+    let conn = tokio::select! {
+        biased;
+        _ = ctl.cancelled() => Err(TransferError::Aborted),
+        conn = open(&p) => conn,
+    };
+    let conn = match conn {
+        Ok(c) => c,
+        Err(e) => return Outcome { bytes: 0, data_peer: None, result: Err(e) },
+    };
+    let data_peer = conn.tcp().peer_addr().ok();
+    ctl.register_socket(conn.tcp());
+    let ascii = p.ascii;
+    let worker = Arc::clone(&ctl);
+    let joined = tokio::task::spawn_blocking(move || execute(conn, job, ascii, &worker)).await;
+    let result = joined.unwrap_or_else(|e| Err(TransferError::Data(io::Error::other(e.to_string()))));
+    let result = if ctl.is_aborted() { Err(TransferError::Aborted) } else { result };
+    Outcome { bytes: ctl.progress(), data_peer, result }
+}
+
+async fn open(p: &DataParams) -> Result<DataConn, TransferError> {
+    let tcp = match &p.setup {
+        DataSetup::Passive(l) => accept_allowed(l, &p.policy, p.control_peer, p.timeout).await,
+        DataSetup::Active(target) => connect_active(p.local_ip, *target, p.timeout).await,
+        DataSetup::None => Err(io::Error::new(io::ErrorKind::NotConnected, "no PORT or PASV")),
+    }
+    .map_err(TransferError::Connect)?;
+    let tls = p.tls.is_some();
+    DataConn::establish(tcp, p.tls.clone(), p.timeout)
+        .await
+        .map_err(|e| if tls { TransferError::Tls(e) } else { TransferError::Connect(e) })
+}
+
+fn execute(mut conn: DataConn, job: Job, ascii: bool, ctl: &TransferCtl) -> Result<(), TransferError> {
+    match job {
+        Job::Send { file, offset, len } => stream::send_file(&mut conn, &file, offset, len, ascii, ctl).map(drop),
+        Job::Listing(data) => stream::send_bytes(&mut conn, &data, ctl).map(drop),
+        Job::Receive { upload } => {
+            let received = stream::receive(&mut conn, upload.file(), upload.offset(), ascii, ctl);
+            match received {
+                Ok(_) if !ctl.is_aborted() => return upload.commit().map_err(TransferError::Storage),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            }
+            // `upload` dropped here without commit: kept as a resumable part, never final.
+        }
+    }
+    .map_err(TransferError::Data)
+}

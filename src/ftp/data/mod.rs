@@ -1,0 +1,86 @@
+//! Data connections (RFC 959 §3.2–3.3 and §5.2, RFC 2428 EPRT/EPSV, RFC 4217 §8–9 for
+//! TLS-protected data): set-up in both directions under the FXP policy, the TLS layer, the
+//! blocking MODE S stream transfers, and the per-transfer control block shared with the
+//! control loop (abort, progress).
+
+pub mod conn;
+pub mod job;
+pub mod policy;
+pub mod setup;
+pub mod stream;
+
+use std::io;
+use std::net::TcpStream;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use tokio_util::sync::CancellationToken;
+
+pub use conn::DataConn;
+pub use job::{Job, Outcome, TransferError};
+pub use policy::{FxpPolicy, PolicyError};
+pub use setup::DataSetup;
+
+/// Shared between the control loop and one running transfer: the control side aborts and
+/// reads progress; the transfer side checks for abort and counts bytes.
+#[derive(Debug, Default)]
+pub struct TransferCtl {
+    aborted: AtomicBool,
+    bytes: AtomicU64,
+    cancel: CancellationToken,
+    /// A duplicate of the data socket, so an abort can `shutdown(2)` it and wake a
+    /// transfer thread blocked in sendfile/read/write.
+    socket: Mutex<Option<OwnedFd>>,
+}
+
+impl TransferCtl {
+    pub fn abort(&self) {
+        self.aborted.store(true, Ordering::SeqCst);
+        self.cancel.cancel();
+        if let Ok(guard) = self.socket.lock() {
+            if let Some(fd) = guard.as_ref() {
+                // Best effort: the peer may already be gone.
+                let _ = rustix::net::shutdown(fd, rustix::net::Shutdown::Both);
+            }
+        }
+    }
+
+    pub fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::SeqCst)
+    }
+
+    pub fn check_abort(&self) -> io::Result<()> {
+        if self.is_aborted() {
+            Err(io::Error::new(io::ErrorKind::Interrupted, "transfer aborted"))
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn cancelled(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.cancel.cancelled()
+    }
+
+    pub fn add_progress(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn progress(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Remembers the data socket so `abort` can shut it down; if the abort already
+    /// happened, shuts it down at once.
+    pub fn register_socket(&self, sock: &TcpStream) {
+        let Ok(fd) = sock.try_clone().map(OwnedFd::from) else {
+            return;
+        };
+        if let Ok(mut guard) = self.socket.lock() {
+            *guard = Some(fd);
+        }
+        if self.is_aborted() {
+            self.abort();
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The engine's error type and the ONE place where an error becomes an FTP reply
+//! (RFC 959 §4.2.1 reply codes; RFC 2228 §5 security codes; RFC 3659 §5.3 554).
+//!
+//! Texts matter: gfal2 maps reply text to errno ("No such file", "Permission denied",
+//! "exists", "Not a direct", "Is a directory", "isk quota exceeded").
+
+use super::control::{ParseError, Reply};
+use super::data::{PolicyError, TransferError};
+use crate::storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FtpError {
+    /// A protocol-level refusal decided by a handler.
+    #[error("{code} {text}")]
+    Reply { code: u16, text: String },
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Transfer(#[from] TransferError),
+    /// The control connection itself failed: the session ends, no reply is possible.
+    #[error("control connection: {0}")]
+    Control(std::io::Error),
+}
+
+impl FtpError {
+    pub fn reply(code: u16, text: impl Into<String>) -> Self {
+        FtpError::Reply { code, text: text.into() }
+    }
+
+    /// The reply for this error, or `None` when the session must just close.
+    pub fn to_reply(&self) -> Option<Reply> {
+        let (code, text) = match self {
+            FtpError::Reply { code, text } => (*code, text.clone()),
+            FtpError::Parse(e) => parse_reply(e),
+            FtpError::Storage(e) => (storage_code(e), format!("{e}.")),
+            FtpError::Policy(e) => (504, format!("{e}.")),
+            FtpError::Transfer(e) => transfer_reply(e),
+            FtpError::Control(_) => return None,
+        };
+        Some(Reply::new(code, text))
+    }
+}
+
+fn parse_reply(e: &ParseError) -> (u16, String) {
+    match e {
+        ParseError::Empty | ParseError::Unknown(_) => (500, "Command not understood.".into()),
+        ParseError::Syntax { verb, reason } => (501, format!("{verb}: {reason}.")),
+        ParseError::Unsupported { verb, reason } => (504, format!("{verb}: {reason}.")),
+        ParseError::InvalidUtf8 => (501, "Command line is not valid UTF-8.".into()),
+        ParseError::Nul => (501, "Command line contains a NUL byte.".into()),
+    }
+}
+
+fn storage_code(e: &StorageError) -> u16 {
+    match e {
+        StorageError::NoSpace => 552,
+        StorageError::InvalidRestart => 554,
+        StorageError::Io(_) => 451,
+        _ => 550,
+    }
+}
+
+fn transfer_reply(e: &TransferError) -> (u16, String) {
+    match e {
+        TransferError::Connect(_) => (425, "Can't open data connection.".into()),
+        TransferError::Tls(_) => (425, "Can't open data connection: TLS negotiation failed.".into()),
+        TransferError::Aborted => (426, "Connection closed; transfer aborted.".into()),
+        TransferError::Data(_) => (426, "Connection closed; transfer aborted.".into()),
+        TransferError::Storage(s) => (storage_code(s).max(451), format!("{s}.")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(e: FtpError) -> u16 {
+        e.to_reply().unwrap().code
+    }
+
+    #[test]
+    fn mapping() {
+        assert_eq!(code(ParseError::Unknown("X".into()).into()), 500);
+        assert_eq!(code(ParseError::Nul.into()), 501);
+        assert_eq!(code(StorageError::NotFound.into()), 550);
+        assert_eq!(code(StorageError::NoSpace.into()), 552);
+        assert_eq!(code(StorageError::InvalidRestart.into()), 554);
+        assert_eq!(code(PolicyError::PrivilegedPort(21).into()), 504);
+        assert_eq!(code(TransferError::Aborted.into()), 426);
+        assert!(FtpError::Control(std::io::Error::other("x")).to_reply().is_none());
+        let r = FtpError::from(StorageError::NotFound).to_reply().unwrap();
+        assert!(r.lines()[0].contains("No such file"), "{r}");
+    }
+}

@@ -1,0 +1,97 @@
+//! An FTP listener: accepts control connections, enforces the session limit and runs one
+//! [`Session`] task per connection (RFC 959 §5.4 "421 Service not available" when full).
+//!
+//! The same engine serves the FTP endpoint and, with extensions switched on, the GridFTP
+//! endpoint: an [`Endpoint`] carries everything a session needs and is shared by all of
+//! that listener's sessions.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ServerConfig;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn, Instrument};
+
+use super::data::FxpPolicy;
+use super::session::Session;
+use crate::auth::Authenticator;
+use crate::config::{FtpTlsMode, LimitsConfig, PortRange};
+use crate::metrics::{Endpoint as EndpointLabel, Metrics};
+use crate::storage::DataRoot;
+
+/// Per-listener settings, validated once from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub banner: String,
+    pub passive_ports: PortRange,
+    pub policy: FxpPolicy,
+    /// Address announced in PASV replies when known (public_host resolved at start).
+    pub public_ip: Option<IpAddr>,
+    pub tls_mode: FtpTlsMode,
+    pub limits: LimitsConfig,
+    pub failed_login_delay: Duration,
+    pub max_login_failures: u32,
+}
+
+/// Everything a session of one listener shares.
+pub struct Endpoint {
+    pub label: EndpointLabel,
+    pub settings: Settings,
+    pub auth: Authenticator,
+    pub root: DataRoot,
+    /// `None` when TLS is off for this endpoint.
+    pub tls: Option<Arc<ServerConfig>>,
+    pub metrics: Arc<Metrics>,
+    /// Cancelled when the server starts shutting down: stop accepting, finish transfers.
+    pub shutdown: CancellationToken,
+    pub sessions: Arc<Semaphore>,
+}
+
+/// Accepts connections until shutdown; sessions are spawned on `tracker` so the caller can
+/// wait for them to drain.
+pub async fn serve(listener: TcpListener, ep: Arc<Endpoint>, tracker: TaskTracker) {
+    loop {
+        let accepted = tokio::select! {
+            _ = ep.shutdown.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        match accepted {
+            Ok((stream, peer)) => admit(stream, peer, &ep, &tracker).await,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    info!(endpoint = ep.label.as_str(), "listener stopped");
+}
+
+async fn admit(mut stream: TcpStream, peer: std::net::SocketAddr, ep: &Arc<Endpoint>, tracker: &TaskTracker) {
+    let Ok(permit) = Arc::clone(&ep.sessions).try_acquire_owned() else {
+        warn!(%peer, "session limit reached");
+        let _ = stream.write_all(b"421 Too many sessions, try again later.\r\n").await;
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    // Urgent data (the Telnet "DM" clients send with ABOR) is read inline and stripped by
+    // the line decoder.
+    let _ = socket2::SockRef::from(&stream).set_out_of_band_inline(true);
+    let span = tracing::info_span!("session", endpoint = ep.label.as_str(), %peer, user = tracing::field::Empty);
+    let ep = Arc::clone(ep);
+    tracker.spawn(
+        async move {
+            match Session::new(ep, stream, peer) {
+                Ok(session) => session.run().await,
+                Err(e) => warn!(error = %e, "session set-up failed"),
+            }
+            drop(permit);
+        }
+        .instrument(span),
+    );
+}

@@ -1,0 +1,233 @@
+//! One control connection from greeting to QUIT (RFC 959 §5.4 command/reply sequencing),
+//! with explicit states (`Connected → AwaitPass → LoggedIn`; GSI adds `AwaitAdat` later),
+//! pipelined commands queued while a transfer runs, and idle/login timeouts.
+
+mod control;
+mod transfer;
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tracing::{debug, info};
+
+pub use control::Control;
+pub use transfer::Running;
+
+use super::control::{parse, Command, Frame, Reply};
+use super::data::DataSetup;
+use super::error::FtpError;
+use super::server::Endpoint;
+use crate::auth::Principal;
+use crate::storage::{DataRoot, VPath};
+
+/// Commands queued behind a running transfer, at most; a client that pipelines more is
+/// disconnected (bounded memory per session).
+const MAX_PENDING: usize = 128;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    Connected,
+    AwaitPass { user: String },
+    LoggedIn,
+}
+
+/// What the session loop does after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Close,
+}
+
+pub struct Session {
+    pub(crate) ep: Arc<Endpoint>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
+    pub(crate) ctrl: Control,
+    pub(crate) state: State,
+    pub(crate) user: Option<Principal>,
+    pub(crate) root: Option<DataRoot>,
+    pub(crate) cwd: VPath,
+    pub(crate) data: DataSetup,
+    pub(crate) epsv_all: bool,
+    pub(crate) rest: Option<u64>,
+    pub(crate) rnfr: Option<VPath>,
+    pub(crate) ascii: bool,
+    pub(crate) pbsz: bool,
+    pub(crate) prot_private: bool,
+    pub(crate) mlst_facts: super::commands::listing::Facts,
+    pub(crate) failures: u32,
+    pub(crate) transfer: Option<Running>,
+    pending: VecDeque<Command>,
+    last_activity: Instant,
+}
+
+impl Session {
+    pub fn new(ep: Arc<Endpoint>, stream: TcpStream, peer: SocketAddr) -> io::Result<Self> {
+        let local = stream.local_addr()?;
+        Ok(Self {
+            ep,
+            peer,
+            local,
+            ctrl: Control::new(stream),
+            state: State::Connected,
+            user: None,
+            root: None,
+            cwd: VPath::root(),
+            data: DataSetup::None,
+            epsv_all: false,
+            rest: None,
+            rnfr: None,
+            ascii: false,
+            pbsz: false,
+            prot_private: false,
+            mlst_facts: Default::default(),
+            failures: 0,
+            transfer: None,
+            pending: VecDeque::new(),
+            last_activity: Instant::now(),
+        })
+    }
+
+    pub async fn run(mut self) {
+        let label = self.ep.label;
+        self.ep.metrics.session_opened(label);
+        info!("session opened");
+        let banner = Reply::new(220, self.ep.settings.banner.clone());
+        if self.ctrl.send(&banner).await.is_ok() {
+            if let Err(e) = self.serve().await {
+                debug!(error = %e, "control connection ended");
+            }
+        }
+        self.abandon_transfer().await;
+        self.ctrl.close().await;
+        self.ep.metrics.session_closed(label);
+        info!("session closed");
+    }
+
+    async fn serve(&mut self) -> io::Result<()> {
+        loop {
+            if self.transfer.is_none() {
+                if let Some(cmd) = self.pending.pop_front() {
+                    if self.run_command(cmd).await? == Flow::Close {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            }
+            let idle = self.transfer.is_none();
+            let deadline = self.deadline();
+            tokio::select! {
+                biased;
+                outcome = transfer::wait(&mut self.transfer) => self.finish_transfer(outcome).await?,
+                _ = self.ep.shutdown.cancelled(), if idle => {
+                    self.reply(421, "Server shutting down, closing control connection.").await?;
+                    return Ok(());
+                }
+                _ = tokio::time::sleep_until(deadline), if idle => {
+                    self.reply(421, "Timeout, closing control connection.").await?;
+                    return Ok(());
+                }
+                frame = self.ctrl.next_frame() => {
+                    let Some(frame) = frame? else { return Ok(()) };
+                    self.last_activity = Instant::now();
+                    if self.on_frame(frame).await? == Flow::Close {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    fn deadline(&self) -> Instant {
+        let limits = &self.ep.settings.limits;
+        match self.state {
+            State::LoggedIn => self.last_activity + limits.idle_timeout,
+            _ => self.last_activity.min(Instant::now()) + limits.login_timeout,
+        }
+    }
+
+    async fn on_frame(&mut self, frame: Frame) -> io::Result<Flow> {
+        let line = match frame {
+            Frame::TooLong => {
+                self.reply(500, "Command line too long.").await?;
+                return Ok(Flow::Continue);
+            }
+            Frame::Line(line) => line,
+        };
+        let cmd = match parse(&line) {
+            Ok(cmd) => cmd,
+            Err(e) => return self.refuse(FtpError::Parse(e)).await,
+        };
+        if self.transfer.is_some() && !cmd.spec().during_transfer {
+            if self.pending.len() >= MAX_PENDING {
+                self.reply(421, "Too many pipelined commands.").await?;
+                return Ok(Flow::Close);
+            }
+            self.pending.push_back(cmd);
+            return Ok(Flow::Continue);
+        }
+        self.run_command(cmd).await
+    }
+
+    /// The policy layer around every handler: login and permission checks, logging and
+    /// the one error → reply mapping.
+    async fn run_command(&mut self, cmd: Command) -> io::Result<Flow> {
+        debug!(command = %cmd, "command");
+        if let Some(refusal) = self.policy(&cmd) {
+            return self.refuse(refusal).await;
+        }
+        match self.dispatch(cmd).await {
+            Ok(flow) => Ok(flow),
+            Err(FtpError::Control(e)) => Err(e),
+            Err(e) => self.refuse(e).await,
+        }
+    }
+
+    fn policy(&self, cmd: &Command) -> Option<FtpError> {
+        let spec = cmd.spec();
+        if !spec.anonymous && self.state != State::LoggedIn {
+            return Some(FtpError::reply(530, "Please login with USER and PASS."));
+        }
+        // SECURITY: read-only principals never reach a write handler.
+        if spec.writes && !self.user.as_ref().is_some_and(|u| u.can_write) {
+            return Some(FtpError::reply(550, "Permission denied."));
+        }
+        None
+    }
+
+    async fn refuse(&mut self, err: FtpError) -> io::Result<Flow> {
+        match err.to_reply() {
+            Some(reply) => {
+                debug!(reply = %reply, "refused");
+                self.ctrl.send(&reply).await?;
+                Ok(Flow::Continue)
+            }
+            None => Ok(Flow::Close),
+        }
+    }
+
+    /// Sends a single-line reply.
+    pub(crate) async fn reply(&mut self, code: u16, text: impl Into<String>) -> io::Result<()> {
+        self.ctrl.send(&Reply::new(code, text)).await
+    }
+
+    pub(crate) async fn send(&mut self, reply: &Reply) -> Result<(), FtpError> {
+        self.ctrl.send(reply).await.map_err(FtpError::Control)
+    }
+
+    pub(crate) fn logged_in_as(&mut self, principal: Principal, root: DataRoot) {
+        tracing::Span::current().record("user", principal.name.as_str());
+        self.state = State::LoggedIn;
+        self.user = Some(principal);
+        self.root = Some(root);
+        self.cwd = VPath::root();
+    }
+
+    pub(crate) fn user_name(&self) -> &str {
+        self.user.as_ref().map_or("-", |u| u.name.as_str())
+    }
+}
