@@ -6,3 +6,6 @@
 //! `ftp` (the protocol engine both endpoints run on), `http` (health and metrics), `app`
 //! (wiring, signals, graceful shutdown).
 #![forbid(unsafe_code)]
+
+pub mod app;
+pub mod ftp;

@@ -1,0 +1,121 @@
+//! Wiring for `griddock serve`: builds the shared services (auth, storage, TLS store,
+//! metrics), starts every enabled endpoint, and on SIGTERM/SIGINT stops accepting, lets
+//! running transfers finish for up to `shutdown_grace`, then returns.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::auth::Authenticator;
+use crate::config::{Config, FtpTlsMode};
+use crate::ftp::data::FxpPolicy;
+use crate::ftp::{Endpoint, Settings};
+use crate::http::Readiness;
+use crate::metrics::{Endpoint as EndpointLabel, Metrics};
+use crate::storage::DataRoot;
+use crate::tls::CertStore;
+
+pub async fn serve(cfg: Config) -> Result<()> {
+    std::fs::create_dir_all(&cfg.state_dir)
+        .with_context(|| format!("creating state_dir {}", cfg.state_dir.display()))?;
+    let root = DataRoot::open(&cfg.data_dir).with_context(|| format!("opening data_dir {}", cfg.data_dir.display()))?;
+    let metrics = Metrics::new();
+    let auth = Authenticator::new(&cfg.auth).context("loading [auth]")?;
+    let _users_watch = auth.watch().context("watching the users file")?;
+    let certs = CertStore::from_config(&cfg.tls, &cfg.state_dir, &cfg.public_host).context("loading [tls]")?;
+    let _cert_watch = certs.watch().context("watching the certificate files")?;
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let readiness = Readiness::new();
+
+    if cfg.http.enabled {
+        let listener = bind("http", cfg.http.listen).await?;
+        tracker.spawn(crate::http::serve(listener, Arc::clone(&metrics), readiness.clone(), shutdown.clone()));
+    }
+    if cfg.ftp.enabled {
+        readiness.register("ftp");
+        let tls = (cfg.ftp.tls != FtpTlsMode::Off).then(|| crate::tls::server_config(Arc::clone(&certs)));
+        let ep = Arc::new(Endpoint {
+            label: EndpointLabel::Ftp,
+            settings: ftp_settings(&cfg).await,
+            auth: auth.clone(),
+            root: root.clone(),
+            tls,
+            metrics: Arc::clone(&metrics),
+            shutdown: shutdown.clone(),
+            sessions: Arc::new(Semaphore::new(cfg.limits.max_sessions)),
+        });
+        let listener = bind("ftp", cfg.ftp.listen).await?;
+        readiness.set("ftp", true);
+        tracker.spawn(crate::ftp::serve(listener, ep, tracker.clone()));
+    }
+
+    wait_for_signal().await;
+    info!(grace = ?cfg.shutdown_grace, "shutting down: no new sessions, draining transfers");
+    readiness.set("ftp", false);
+    shutdown.cancel();
+    tracker.close();
+    if tokio::time::timeout(cfg.shutdown_grace, tracker.wait()).await.is_err() {
+        warn!("shutdown grace expired with transfers still running");
+    } else {
+        info!("all sessions drained");
+    }
+    Ok(())
+}
+
+async fn bind(endpoint: &str, addr: std::net::SocketAddr) -> Result<TcpListener> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("{endpoint}: cannot listen on {addr}"))?;
+    info!(endpoint, addr = %listener.local_addr()?, "listening");
+    Ok(listener)
+}
+
+async fn ftp_settings(cfg: &Config) -> Settings {
+    Settings {
+        banner: cfg.ftp.banner.clone(),
+        passive_ports: cfg.ftp.passive_ports,
+        policy: FxpPolicy::new(cfg.ftp.fxp, cfg.ftp.fxp_allow.clone()),
+        public_ip: resolve_public_host(&cfg.public_host).await,
+        tls_mode: cfg.ftp.tls,
+        limits: cfg.limits.clone(),
+        failed_login_delay: cfg.auth.failed_login_delay,
+        max_login_failures: cfg.auth.max_login_failures,
+    }
+}
+
+/// The address announced in PASV replies: `public_host` itself when it is an IP, else
+/// its first IPv4 address. Unresolvable → the address each client connected to.
+async fn resolve_public_host(host: &str) -> Option<IpAddr> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    match tokio::net::lookup_host((host, 0)).await {
+        Ok(addrs) => {
+            let addrs: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
+            addrs.iter().find(|ip| ip.is_ipv4()).or(addrs.first()).copied()
+        }
+        Err(e) => {
+            warn!(public_host = host, error = %e, "public_host does not resolve; PASV will announce the local address");
+            None
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        warn!("cannot install signal handlers; running until killed");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM received"),
+        _ = int.recv() => info!("SIGINT received"),
+    }
+}
