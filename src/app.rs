@@ -24,11 +24,13 @@ use crate::tls::CertStore;
 pub async fn serve(cfg: Config) -> Result<()> {
     std::fs::create_dir_all(&cfg.state_dir)
         .with_context(|| format!("creating state_dir {}", cfg.state_dir.display()))?;
-    let root = DataRoot::open(&cfg.data_dir).with_context(|| format!("opening data_dir {}", cfg.data_dir.display()))?;
+    let root = DataRoot::open(&cfg.data_dir)
+        .with_context(|| format!("opening data_dir {}", cfg.data_dir.display()))?;
     let metrics = Metrics::new();
     let auth = Authenticator::new(&cfg.auth).context("loading [auth]")?;
     let _users_watch = auth.watch().context("watching the users file")?;
-    let certs = CertStore::from_config(&cfg.tls, &cfg.state_dir, &cfg.public_host).context("loading [tls]")?;
+    let certs = CertStore::from_config(&cfg.tls, &cfg.state_dir, &cfg.public_host)
+        .context("loading [tls]")?;
     let _cert_watch = certs.watch().context("watching the certificate files")?;
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -36,11 +38,17 @@ pub async fn serve(cfg: Config) -> Result<()> {
 
     if cfg.http.enabled {
         let listener = bind("http", cfg.http.listen).await?;
-        tracker.spawn(crate::http::serve(listener, Arc::clone(&metrics), readiness.clone(), shutdown.clone()));
+        tracker.spawn(crate::http::serve(
+            listener,
+            Arc::clone(&metrics),
+            readiness.clone(),
+            shutdown.clone(),
+        ));
     }
     if cfg.ftp.enabled {
         readiness.register("ftp");
-        let tls = (cfg.ftp.tls != FtpTlsMode::Off).then(|| crate::tls::server_config(Arc::clone(&certs)));
+        let tls =
+            (cfg.ftp.tls != FtpTlsMode::Off).then(|| crate::tls::server_config(Arc::clone(&certs)));
         let ep = Arc::new(Endpoint {
             label: EndpointLabel::Ftp,
             settings: ftp_settings(&cfg).await,
@@ -61,7 +69,10 @@ pub async fn serve(cfg: Config) -> Result<()> {
     readiness.set("ftp", false);
     shutdown.cancel();
     tracker.close();
-    if tokio::time::timeout(cfg.shutdown_grace, tracker.wait()).await.is_err() {
+    if tokio::time::timeout(cfg.shutdown_grace, tracker.wait())
+        .await
+        .is_err()
+    {
         warn!("shutdown grace expired with transfers still running");
     } else {
         info!("all sessions drained");
@@ -99,7 +110,11 @@ async fn resolve_public_host(host: &str) -> Option<IpAddr> {
     match tokio::net::lookup_host((host, 0)).await {
         Ok(addrs) => {
             let addrs: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
-            addrs.iter().find(|ip| ip.is_ipv4()).or(addrs.first()).copied()
+            addrs
+                .iter()
+                .find(|ip| ip.is_ipv4())
+                .or(addrs.first())
+                .copied()
         }
         Err(e) => {
             warn!(public_host = host, error = %e, "public_host does not resolve; PASV will announce the local address");
@@ -110,7 +125,10 @@ async fn resolve_public_host(host: &str) -> Option<IpAddr> {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         warn!("cannot install signal handlers; running until killed");
         return std::future::pending().await;
     };

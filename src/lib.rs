@@ -8,4 +8,11 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod auth;
+pub mod config;
 pub mod ftp;
+pub mod http;
+pub mod logging;
+pub mod metrics;
+pub mod storage;
+pub mod tls;

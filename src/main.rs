@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use griddock::config::Config;
 
 #[derive(Parser)]
-#[command(name = "griddock", version, about = "FTP-with-FXP and GridFTP data server appliance")]
+#[command(
+    name = "griddock",
+    version,
+    about = "FTP-with-FXP and GridFTP data server appliance"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -52,7 +56,10 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
         Err(code) => return code,
     };
     griddock::logging::init(cfg.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("griddock: cannot start the runtime: {e}");

@@ -28,7 +28,10 @@ pub enum FtpError {
 
 impl FtpError {
     pub fn reply(code: u16, text: impl Into<String>) -> Self {
-        FtpError::Reply { code, text: text.into() }
+        FtpError::Reply {
+            code,
+            text: text.into(),
+        }
     }
 
     /// The reply for this error, or `None` when the session must just close.
@@ -67,7 +70,10 @@ fn storage_code(e: &StorageError) -> u16 {
 fn transfer_reply(e: &TransferError) -> (u16, String) {
     match e {
         TransferError::Connect(_) => (425, "Can't open data connection.".into()),
-        TransferError::Tls(_) => (425, "Can't open data connection: TLS negotiation failed.".into()),
+        TransferError::Tls(_) => (
+            425,
+            "Can't open data connection: TLS negotiation failed.".into(),
+        ),
         TransferError::Aborted => (426, "Connection closed; transfer aborted.".into()),
         TransferError::Data(_) => (426, "Connection closed; transfer aborted.".into()),
         TransferError::Storage(s) => (storage_code(s).max(451), format!("{s}.")),
@@ -91,7 +97,9 @@ mod tests {
         assert_eq!(code(StorageError::InvalidRestart.into()), 554);
         assert_eq!(code(PolicyError::PrivilegedPort(21).into()), 504);
         assert_eq!(code(TransferError::Aborted.into()), 426);
-        assert!(FtpError::Control(std::io::Error::other("x")).to_reply().is_none());
+        assert!(FtpError::Control(std::io::Error::other("x"))
+            .to_reply()
+            .is_none());
         let r = FtpError::from(StorageError::NotFound).to_reply().unwrap();
         assert!(r.lines()[0].contains("No such file"), "{r}");
     }

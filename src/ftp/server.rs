@@ -72,10 +72,17 @@ pub async fn serve(listener: TcpListener, ep: Arc<Endpoint>, tracker: TaskTracke
     info!(endpoint = ep.label.as_str(), "listener stopped");
 }
 
-async fn admit(mut stream: TcpStream, peer: std::net::SocketAddr, ep: &Arc<Endpoint>, tracker: &TaskTracker) {
+async fn admit(
+    mut stream: TcpStream,
+    peer: std::net::SocketAddr,
+    ep: &Arc<Endpoint>,
+    tracker: &TaskTracker,
+) {
     let Ok(permit) = Arc::clone(&ep.sessions).try_acquire_owned() else {
         warn!(%peer, "session limit reached");
-        let _ = stream.write_all(b"421 Too many sessions, try again later.\r\n").await;
+        let _ = stream
+            .write_all(b"421 Too many sessions, try again later.\r\n")
+            .await;
         return;
     };
     let _ = stream.set_nodelay(true);

@@ -18,7 +18,13 @@ const CHUNK: u64 = 8 * 1024 * 1024;
 /// Sends `len` bytes of `file` starting at `offset` to the (blocking) socket `sock`.
 /// Returns the number of bytes sent; stops early with `Interrupted` when the transfer is
 /// aborted and with `UnexpectedEof` when the file shrinks underneath.
-pub fn sendfile_range(sock: &TcpStream, file: &File, offset: u64, len: u64, ctl: &TransferCtl) -> io::Result<u64> {
+pub fn sendfile_range(
+    sock: &TcpStream,
+    file: &File,
+    offset: u64,
+    len: u64,
+    ctl: &TransferCtl,
+) -> io::Result<u64> {
     let mut pos = offset;
     let end = offset.saturating_add(len);
     while pos < end {
@@ -30,7 +36,10 @@ pub fn sendfile_range(sock: &TcpStream, file: &File, offset: u64, len: u64, ctl:
             Err(e) => return Err(e.into()),
         };
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank during transfer"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank during transfer",
+            ));
         }
         ctl.add_progress(n as u64);
     }

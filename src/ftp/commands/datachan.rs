@@ -19,7 +19,11 @@ impl Session {
         };
         let port = self.listen_passive()?;
         let [h1, h2, h3, h4] = announce.octets();
-        let text = format!("Entering Passive Mode ({h1},{h2},{h3},{h4},{},{}).", port >> 8, port & 0xff);
+        let text = format!(
+            "Entering Passive Mode ({h1},{h2},{h3},{h4},{},{}).",
+            port >> 8,
+            port & 0xff
+        );
         self.done(227, text).await
     }
 
@@ -30,12 +34,15 @@ impl Session {
                 return self.done(200, "EPSV ALL ok.").await;
             }
             EpsvArg::Proto(p) if (p == 1) != self.local.is_ipv4() => {
-                return self.done(522, "Network protocol not supported, use (1,2).").await;
+                return self
+                    .done(522, "Network protocol not supported, use (1,2).")
+                    .await;
             }
             _ => {}
         }
         let port = self.listen_passive()?;
-        self.done(229, format!("Entering Extended Passive Mode (|||{port}|).")).await
+        self.done(229, format!("Entering Extended Passive Mode (|||{port}|)."))
+            .await
     }
 
     pub(crate) async fn cmd_port(&mut self, target: SocketAddr) -> Result<Flow, FtpError> {
@@ -43,7 +50,10 @@ impl Session {
             return self.done(503, "PORT not allowed after EPSV ALL.").await;
         }
         self.data = DataSetup::None;
-        self.ep.settings.policy.check_active_target(self.peer.ip(), target)?;
+        self.ep
+            .settings
+            .policy
+            .check_active_target(self.peer.ip(), target)?;
         self.data = DataSetup::Active(target);
         self.done(200, "PORT command successful.").await
     }
@@ -65,6 +75,9 @@ impl Session {
     /// The address PASV announces: `public_host` (the NAT case: the address clients
     /// use), else the address the client reached us on.
     fn announced_ip(&self) -> IpAddr {
-        self.ep.settings.public_ip.unwrap_or_else(|| self.local.ip().to_canonical())
+        self.ep
+            .settings
+            .public_ip
+            .unwrap_or_else(|| self.local.ip().to_canonical())
     }
 }

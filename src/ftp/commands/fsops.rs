@@ -31,14 +31,16 @@ impl Session {
         let t = unix_time(secs).ok_or_else(|| FtpError::reply(501, "MFMT: time out of range."))?;
         let q = p.clone();
         self.fs(move |root| root.set_mtime(&q, t)).await?;
-        self.done(213, format!("Modify={}; {}", timeval(t), p)).await
+        self.done(213, format!("Modify={}; {}", timeval(t), p))
+            .await
     }
 
     pub(crate) async fn cmd_mkd(&mut self, arg: &str) -> Result<Flow, FtpError> {
         let p = self.resolve(arg)?;
         let q = p.clone();
         self.fs(move |root| root.create_dir(&q)).await?;
-        self.done(257, format!("{} created.", quote_path(p.as_str()))).await
+        self.done(257, format!("{} created.", quote_path(p.as_str())))
+            .await
     }
 
     pub(crate) async fn cmd_rmd(&mut self, arg: &str) -> Result<Flow, FtpError> {

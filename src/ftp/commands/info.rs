@@ -19,7 +19,8 @@ impl Session {
         lines.extend([" EPRT", " EPSV", " MDTM", " MFMT"].map(String::from));
         lines.push(format!(" MLST {}", self.mlst_facts.feat_line()));
         lines.extend([" PASV", " REST STREAM", " SIZE", " TVFS", " UTF8"].map(String::from));
-        self.send(&Reply::multi(211, "Features:", lines, "End")).await?;
+        self.send(&Reply::multi(211, "Features:", lines, "End"))
+            .await?;
         Ok(Flow::Continue)
     }
 
@@ -32,13 +33,22 @@ impl Session {
                 let text = format!("MLST OPTS {}", self.mlst_facts.selected());
                 self.done(200, text).await
             }
-            Opts::Other(name) => self.done(501, format!("Option {name} not understood.")).await,
+            Opts::Other(name) => {
+                self.done(501, format!("Option {name} not understood."))
+                    .await
+            }
         }
     }
 
     pub(crate) async fn cmd_help(&mut self) -> Result<Flow, FtpError> {
         let body = vec![format!(" {HELP_VERBS}")];
-        self.send(&Reply::multi(214, "The following commands are recognized:", body, "Help OK.")).await?;
+        self.send(&Reply::multi(
+            214,
+            "The following commands are recognized:",
+            body,
+            "Help OK.",
+        ))
+        .await?;
         Ok(Flow::Continue)
     }
 
@@ -57,10 +67,30 @@ impl Session {
             format!(" Connected from {}", self.peer),
             format!(" Logged in as {}", self.user_name()),
             format!(" TYPE: {}", if self.ascii { "ASCII" } else { "BINARY" }),
-            format!(" Control connection: {}", if self.ctrl.is_tls() { "TLS" } else { "clear text" }),
-            format!(" Data connections: {}", if self.prot_private { "TLS" } else { "clear text" }),
+            format!(
+                " Control connection: {}",
+                if self.ctrl.is_tls() {
+                    "TLS"
+                } else {
+                    "clear text"
+                }
+            ),
+            format!(
+                " Data connections: {}",
+                if self.prot_private {
+                    "TLS"
+                } else {
+                    "clear text"
+                }
+            ),
         ];
-        self.send(&Reply::multi(211, "griddock status:", body, "End of status.")).await?;
+        self.send(&Reply::multi(
+            211,
+            "griddock status:",
+            body,
+            "End of status.",
+        ))
+        .await?;
         Ok(Flow::Continue)
     }
 
@@ -74,13 +104,25 @@ impl Session {
                 if facts.kind == crate::storage::FileKind::Dir {
                     root.list(&q)
                 } else {
-                    Ok(vec![crate::storage::DirEntry { name: q.file_name().unwrap_or("/").into(), facts }])
+                    Ok(vec![crate::storage::DirEntry {
+                        name: q.file_name().unwrap_or("/").into(),
+                        facts,
+                    }])
                 }
             })
             .await?;
         let now = std::time::SystemTime::now();
-        let body = entries.iter().map(|e| long_line(&e.name, &e.facts, now)).collect();
-        self.send(&Reply::multi(213, format!("Status of {p}:"), body, "End of status.")).await?;
+        let body = entries
+            .iter()
+            .map(|e| long_line(&e.name, &e.facts, now))
+            .collect();
+        self.send(&Reply::multi(
+            213,
+            format!("Status of {p}:"),
+            body,
+            "End of status.",
+        ))
+        .await?;
         Ok(Flow::Continue)
     }
 

@@ -22,7 +22,16 @@ pub enum Format {
 }
 
 /// MLST facts in FEAT order; `*` marks the ones currently selected (RFC 3659 §7.8).
-const FACT_NAMES: [&str; 8] = ["type", "size", "modify", "perm", "UNIX.mode", "UNIX.uid", "UNIX.gid", "unique"];
+const FACT_NAMES: [&str; 8] = [
+    "type",
+    "size",
+    "modify",
+    "perm",
+    "UNIX.mode",
+    "UNIX.uid",
+    "UNIX.gid",
+    "unique",
+];
 
 /// The MLST facts a session asked for with OPTS MLST (all by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,18 +57,33 @@ impl Facts {
         FACT_NAMES
             .iter()
             .zip(self.0)
-            .map(|(n, on)| if on { format!("{n}*;") } else { format!("{n};") })
+            .map(|(n, on)| {
+                if on {
+                    format!("{n}*;")
+                } else {
+                    format!("{n};")
+                }
+            })
             .collect()
     }
 
     /// The selected names, for the OPTS MLST reply.
     pub fn selected(&self) -> String {
-        FACT_NAMES.iter().zip(self.0).filter(|(_, on)| *on).map(|(n, _)| format!("{n};")).collect()
+        FACT_NAMES
+            .iter()
+            .zip(self.0)
+            .filter(|(_, on)| *on)
+            .map(|(n, _)| format!("{n};"))
+            .collect()
     }
 }
 
 impl Session {
-    pub(crate) async fn cmd_list(&mut self, arg: Option<String>, format: Format) -> Result<Flow, FtpError> {
+    pub(crate) async fn cmd_list(
+        &mut self,
+        arg: Option<String>,
+        format: Format,
+    ) -> Result<Flow, FtpError> {
         self.transfer_preconditions()?;
         let path = self.resolve(arg.as_deref().unwrap_or("."))?;
         let (facts, writable) = (self.mlst_facts, self.can_write());
@@ -82,7 +106,8 @@ impl Session {
         };
         let job = Job::Listing(out.into_bytes());
         let opening = "Here comes the directory listing.".to_string();
-        self.start_transfer(verb, path.to_string(), None, job, opening).await?;
+        self.start_transfer(verb, path.to_string(), None, job, opening)
+            .await?;
         Ok(Flow::Continue)
     }
 
@@ -90,8 +115,12 @@ impl Session {
         let path = self.resolve(arg.as_deref().unwrap_or("."))?;
         let p = path.clone();
         let facts = self.fs(move |root| root.stat(&p)).await?;
-        let line = format!(" {}", mlsx_line(path.as_str(), &facts, self.mlst_facts, self.can_write()));
-        let reply = crate::ftp::control::Reply::multi(250, format!("Listing {path}"), vec![line], "End.");
+        let line = format!(
+            " {}",
+            mlsx_line(path.as_str(), &facts, self.mlst_facts, self.can_write())
+        );
+        let reply =
+            crate::ftp::control::Reply::multi(250, format!("Listing {path}"), vec![line], "End.");
         self.send(&reply).await?;
         Ok(Flow::Continue)
     }
@@ -102,7 +131,10 @@ impl Session {
 }
 
 /// A directory's entries, or a single entry when `p` names a file.
-fn entries_of(root: &crate::storage::DataRoot, p: &VPath) -> Result<Vec<DirEntry>, crate::storage::StorageError> {
+fn entries_of(
+    root: &crate::storage::DataRoot,
+    p: &VPath,
+) -> Result<Vec<DirEntry>, crate::storage::StorageError> {
     let facts = root.stat(p)?;
     if facts.kind == FileKind::Dir {
         return root.list(p);
@@ -128,18 +160,38 @@ pub fn long_line(name: &str, f: &FileFacts, now: SystemTime) -> String {
 }
 
 fn perm_string(mode: u32) -> String {
-    let bits = [(0o400, 'r'), (0o200, 'w'), (0o100, 'x'), (0o40, 'r'), (0o20, 'w'), (0o10, 'x'), (0o4, 'r'), (0o2, 'w'), (0o1, 'x')];
-    bits.iter().map(|(b, c)| if mode & b != 0 { *c } else { '-' }).collect()
+    let bits = [
+        (0o400, 'r'),
+        (0o200, 'w'),
+        (0o100, 'x'),
+        (0o40, 'r'),
+        (0o20, 'w'),
+        (0o10, 'x'),
+        (0o4, 'r'),
+        (0o2, 'w'),
+        (0o1, 'x'),
+    ];
+    bits.iter()
+        .map(|(b, c)| if mode & b != 0 { *c } else { '-' })
+        .collect()
 }
 
 /// `Mon DD HH:MM` for the last six months, `Mon DD  YYYY` otherwise (as `ls` does).
 fn ls_date(t: SystemTime, now: SystemTime) -> String {
     const HALF_YEAR: u64 = 182 * 24 * 3600;
     let dt = OffsetDateTime::from(t);
-    let recent = now.duration_since(t).map(|d| d.as_secs() < HALF_YEAR).unwrap_or(true);
+    let recent = now
+        .duration_since(t)
+        .map(|d| d.as_secs() < HALF_YEAR)
+        .unwrap_or(true);
     let month = &format!("{}", dt.month())[..3];
     if recent {
-        format!("{month} {:>2} {:02}:{:02}", dt.day(), dt.hour(), dt.minute())
+        format!(
+            "{month} {:>2} {:02}:{:02}",
+            dt.day(),
+            dt.hour(),
+            dt.minute()
+        )
     } else {
         format!("{month} {:>2}  {}", dt.day(), dt.year())
     }
@@ -215,14 +267,20 @@ mod tests {
 
     #[test]
     fn timeval_is_utc() {
-        assert_eq!(timeval(UNIX_EPOCH + Duration::from_secs(1_704_164_645)), "20240102030405");
+        assert_eq!(
+            timeval(UNIX_EPOCH + Duration::from_secs(1_704_164_645)),
+            "20240102030405"
+        );
     }
 
     #[test]
     fn ls_line_old_and_recent() {
         let f = facts(FileKind::File);
         let now = UNIX_EPOCH + Duration::from_secs(1_704_164_645 + 3600);
-        assert_eq!(long_line("a b", &f, now), "-rw-r--r--   1 ftp      ftp              1234 Jan  2 03:04 a b");
+        assert_eq!(
+            long_line("a b", &f, now),
+            "-rw-r--r--   1 ftp      ftp              1234 Jan  2 03:04 a b"
+        );
         let later = now + Duration::from_secs(400 * 24 * 3600);
         assert!(long_line("x", &f, later).contains("Jan  2  2024 x"));
         assert!(long_line("d", &facts(FileKind::Dir), now).starts_with("drw-r--r--"));
@@ -236,8 +294,13 @@ mod tests {
             "type=file;size=1234;modify=20240102030405;perm=r;UNIX.mode=0644;UNIX.uid=1000;UNIX.gid=100;unique=801-abc; f"
         );
         let sel = Facts::select(&["Type".into(), "size".into()]);
-        assert_eq!(mlsx_line("d", &facts(FileKind::Dir), sel, true), "type=dir;size=1234; d");
+        assert_eq!(
+            mlsx_line("d", &facts(FileKind::Dir), sel, true),
+            "type=dir;size=1234; d"
+        );
         assert_eq!(sel.selected(), "type;size;");
-        assert!(Facts::default().feat_line().starts_with("type*;size*;modify*;"));
+        assert!(Facts::default()
+            .feat_line()
+            .starts_with("type*;size*;modify*;"));
     }
 }

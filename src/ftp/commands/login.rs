@@ -46,21 +46,29 @@ impl Session {
         }
     }
 
-    async fn login_failed(&mut self, user: &str, err: crate::auth::AuthError) -> Result<Flow, FtpError> {
+    async fn login_failed(
+        &mut self,
+        user: &str,
+        err: crate::auth::AuthError,
+    ) -> Result<Flow, FtpError> {
         warn!(user, error = %err, "login failed");
         self.ep.metrics.login_failed(self.ep.label);
         self.failures += 1;
         // SECURITY: slow down password guessing; the delay is the same for every cause.
         tokio::time::sleep(self.ep.settings.failed_login_delay).await;
         if self.failures >= self.ep.settings.max_login_failures {
-            self.reply(421, "Too many failed logins.").await.map_err(FtpError::Control)?;
+            self.reply(421, "Too many failed logins.")
+                .await
+                .map_err(FtpError::Control)?;
             return Ok(Flow::Close);
         }
         self.done(530, "Login incorrect.").await
     }
 
     pub(crate) async fn cmd_quit(&mut self) -> Result<Flow, FtpError> {
-        self.reply(221, "Goodbye.").await.map_err(FtpError::Control)?;
+        self.reply(221, "Goodbye.")
+            .await
+            .map_err(FtpError::Control)?;
         Ok(Flow::Close)
     }
 }

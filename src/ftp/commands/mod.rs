@@ -66,7 +66,11 @@ impl Session {
     }
 
     /// Sends a single-line reply and continues.
-    pub(crate) async fn done(&mut self, code: u16, text: impl Into<String>) -> Result<Flow, FtpError> {
+    pub(crate) async fn done(
+        &mut self,
+        code: u16,
+        text: impl Into<String>,
+    ) -> Result<Flow, FtpError> {
         self.reply(code, text).await.map_err(FtpError::Control)?;
         Ok(Flow::Continue)
     }
@@ -83,7 +87,10 @@ impl Session {
         T: Send + 'static,
         F: FnOnce(&DataRoot) -> Result<T, StorageError> + Send + 'static,
     {
-        let root = self.root.clone().ok_or_else(|| FtpError::reply(530, "Please login with USER and PASS."))?;
+        let root = self
+            .root
+            .clone()
+            .ok_or_else(|| FtpError::reply(530, "Please login with USER and PASS."))?;
         tokio::task::spawn_blocking(move || op(&root))
             .await
             .map_err(|e| FtpError::reply(451, format!("Local error: {e}.")))?

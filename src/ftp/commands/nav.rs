@@ -7,7 +7,10 @@ use crate::storage::{FileKind, StorageError};
 
 impl Session {
     pub(crate) async fn cmd_pwd(&mut self) -> Result<Flow, FtpError> {
-        let text = format!("{} is the current directory.", quote_path(self.cwd.as_str()));
+        let text = format!(
+            "{} is the current directory.",
+            quote_path(self.cwd.as_str())
+        );
         self.done(257, text).await
     }
 

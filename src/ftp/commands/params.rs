@@ -7,21 +7,31 @@ use crate::ftp::session::{Flow, Session};
 impl Session {
     pub(crate) async fn cmd_type(&mut self, t: DataType) -> Result<Flow, FtpError> {
         self.ascii = t == DataType::Ascii;
-        let text = if self.ascii { "Switching to ASCII mode." } else { "Switching to Binary mode." };
+        let text = if self.ascii {
+            "Switching to ASCII mode."
+        } else {
+            "Switching to Binary mode."
+        };
         self.done(200, text).await
     }
 
     pub(crate) async fn cmd_mode(&mut self, mode: char) -> Result<Flow, FtpError> {
         match mode {
             'S' => self.done(200, "Mode set to S.").await,
-            _ => self.done(504, "Only stream mode (MODE S) is supported.").await,
+            _ => {
+                self.done(504, "Only stream mode (MODE S) is supported.")
+                    .await
+            }
         }
     }
 
     pub(crate) async fn cmd_stru(&mut self, stru: char) -> Result<Flow, FtpError> {
         match stru {
             'F' => self.done(200, "Structure set to F.").await,
-            _ => self.done(504, "Only file structure (STRU F) is supported.").await,
+            _ => {
+                self.done(504, "Only file structure (STRU F) is supported.")
+                    .await
+            }
         }
     }
 

@@ -20,7 +20,9 @@ impl Session {
         if self.state == State::LoggedIn {
             return self.done(503, "AUTH must come before login.").await;
         }
-        self.reply(234, format!("AUTH {mechanism} successful.")).await.map_err(FtpError::Control)?;
+        self.reply(234, format!("AUTH {mechanism} successful."))
+            .await
+            .map_err(FtpError::Control)?;
         let timeout = self.ep.settings.limits.login_timeout;
         if let Err(e) = self.ctrl.upgrade(cfg, timeout).await {
             // A failed handshake is a clean close, never a panic.
@@ -51,7 +53,8 @@ impl Session {
             }
             ProtLevel::Clear if self.ep.settings.tls_mode == FtpTlsMode::Required => {
                 // SECURITY: with tls = "required" data never flows in clear text.
-                self.done(534, "Data connections must be protected (PROT P).").await
+                self.done(534, "Data connections must be protected (PROT P).")
+                    .await
             }
             ProtLevel::Clear => {
                 self.prot_private = false;
@@ -64,7 +67,10 @@ impl Session {
     /// Refusal for transfers that would send data in clear text under tls = "required".
     pub(crate) fn check_data_protection(&self) -> Result<(), FtpError> {
         if self.ep.settings.tls_mode == FtpTlsMode::Required && !self.prot_private {
-            return Err(FtpError::reply(521, "Data connections must be protected (PROT P)."));
+            return Err(FtpError::reply(
+                521,
+                "Data connections must be protected (PROT P).",
+            ));
         }
         Ok(())
     }

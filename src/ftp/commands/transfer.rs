@@ -27,7 +27,14 @@ impl Session {
         let kind = if self.ascii { "ASCII" } else { "BINARY" };
         let opening = format!("Opening {kind} mode data connection for {path} ({len} bytes).");
         let job = Job::Send { file, offset, len };
-        self.start_transfer("RETR", path.to_string(), Some(Direction::Download), job, opening).await?;
+        self.start_transfer(
+            "RETR",
+            path.to_string(),
+            Some(Direction::Download),
+            job,
+            opening,
+        )
+        .await?;
         Ok(Flow::Continue)
     }
 
@@ -43,7 +50,14 @@ impl Session {
         let upload = self.fs(move |root| root.begin_upload(&p, mode)).await?;
         let verb = if append { "APPE" } else { "STOR" };
         let job = Job::Receive { upload };
-        self.start_transfer(verb, path.to_string(), Some(Direction::Upload), job, "Ok to send data.".into()).await?;
+        self.start_transfer(
+            verb,
+            path.to_string(),
+            Some(Direction::Upload),
+            job,
+            "Ok to send data.".into(),
+        )
+        .await?;
         Ok(Flow::Continue)
     }
 

@@ -161,7 +161,17 @@ impl Command {
         use Command::*;
         let anonymous = matches!(
             self,
-            User(_) | Pass(_) | Quit | Syst | Feat | Opts(_) | Help | Noop | Auth(_) | Pbsz(_) | Prot(_)
+            User(_)
+                | Pass(_)
+                | Quit
+                | Syst
+                | Feat
+                | Opts(_)
+                | Help
+                | Noop
+                | Auth(_)
+                | Pbsz(_)
+                | Prot(_)
         );
         let writes = matches!(
             self,

@@ -17,9 +17,15 @@ pub enum ParseError {
     #[error("unknown command {0:?}")]
     Unknown(String),
     #[error("{verb}: {reason}")]
-    Syntax { verb: &'static str, reason: &'static str },
+    Syntax {
+        verb: &'static str,
+        reason: &'static str,
+    },
     #[error("{verb}: {reason}")]
-    Unsupported { verb: &'static str, reason: &'static str },
+    Unsupported {
+        verb: &'static str,
+        reason: &'static str,
+    },
     #[error("command line is not valid UTF-8")]
     InvalidUtf8,
     #[error("command line contains a NUL byte")]
@@ -50,7 +56,10 @@ fn truncate(s: &str) -> String {
 /// `None` when the verb is unknown.
 fn parse_verb(verb: &str, arg: Option<&str>) -> Option<Result<Command, ParseError>> {
     use Command as C;
-    let a = Arg { verb: static_verb(verb)?, raw: arg };
+    let a = Arg {
+        verb: static_verb(verb)?,
+        raw: arg,
+    };
     Some(match verb {
         "USER" => a.required().map(|s| C::User(s.to_string())),
         "PASS" => Ok(C::Pass(Secret(arg.unwrap_or("").to_string()))),
@@ -61,7 +70,9 @@ fn parse_verb(verb: &str, arg: Option<&str>) -> Option<Result<Command, ParseErro
         "OPTS" => a.required().and_then(parse_opts),
         "HELP" => Ok(C::Help),
         "NOOP" => a.none(C::Noop),
-        "STAT" => Ok(C::Stat(a.optional().map(strip_ls_options).filter(|s| !s.is_empty()))),
+        "STAT" => Ok(C::Stat(
+            a.optional().map(strip_ls_options).filter(|s| !s.is_empty()),
+        )),
         "SITE" => a.required().map(|s| C::Site(s.to_string())),
         "PWD" | "XPWD" => a.none(C::Pwd),
         "CWD" | "XCWD" => a.required().map(|s| C::Cwd(s.to_string())),
@@ -79,8 +90,12 @@ fn parse_verb(verb: &str, arg: Option<&str>) -> Option<Result<Command, ParseErro
         "STOR" => a.required().map(|s| C::Stor(s.to_string())),
         "APPE" => a.required().map(|s| C::Appe(s.to_string())),
         "ABOR" => a.none(C::Abor),
-        "LIST" => Ok(C::List(a.optional().map(strip_ls_options).filter(|s| !s.is_empty()))),
-        "NLST" => Ok(C::Nlst(a.optional().map(strip_ls_options).filter(|s| !s.is_empty()))),
+        "LIST" => Ok(C::List(
+            a.optional().map(strip_ls_options).filter(|s| !s.is_empty()),
+        )),
+        "NLST" => Ok(C::Nlst(
+            a.optional().map(strip_ls_options).filter(|s| !s.is_empty()),
+        )),
         "MLSD" => Ok(C::Mlsd(a.optional().map(str::to_string))),
         "MLST" => Ok(C::Mlst(a.optional().map(str::to_string))),
         "SIZE" => a.required().map(|s| C::Size(s.to_string())),
@@ -118,7 +133,10 @@ struct Arg<'a> {
 
 impl<'a> Arg<'a> {
     fn syntax(&self, reason: &'static str) -> ParseError {
-        ParseError::Syntax { verb: self.verb, reason }
+        ParseError::Syntax {
+            verb: self.verb,
+            reason,
+        }
     }
 
     fn required(&self) -> Result<&'a str, ParseError> {
@@ -175,9 +193,17 @@ fn parse_type(s: &str) -> Result<Command, ParseError> {
         ["A"] | ["A", "N"] => DataType::Ascii,
         ["I"] | ["L", "8"] => DataType::Image,
         ["A", _] | ["E"] | ["E", _] | ["L", _] => {
-            return Err(ParseError::Unsupported { verb: "TYPE", reason: "type not supported" })
+            return Err(ParseError::Unsupported {
+                verb: "TYPE",
+                reason: "type not supported",
+            })
         }
-        _ => return Err(ParseError::Syntax { verb: "TYPE", reason: "unknown type" }),
+        _ => {
+            return Err(ParseError::Syntax {
+                verb: "TYPE",
+                reason: "unknown type",
+            })
+        }
     };
     Ok(Command::Type(t))
 }
@@ -188,7 +214,12 @@ fn parse_prot(s: &str) -> Result<Command, ParseError> {
         "S" => ProtLevel::Safe,
         "E" => ProtLevel::Confidential,
         "P" => ProtLevel::Private,
-        _ => return Err(ParseError::Syntax { verb: "PROT", reason: "level must be C, S, E or P" }),
+        _ => {
+            return Err(ParseError::Syntax {
+                verb: "PROT",
+                reason: "level must be C, S, E or P",
+            })
+        }
     };
     Ok(Command::Prot(level))
 }
@@ -199,7 +230,12 @@ fn parse_opts(s: &str) -> Result<Command, ParseError> {
         "UTF8" | "UTF-8" => match rest.trim().to_ascii_uppercase().as_str() {
             "ON" | "" => Opts::Utf8(true),
             "OFF" => Opts::Utf8(false),
-            _ => return Err(ParseError::Syntax { verb: "OPTS", reason: "UTF8 takes ON or OFF" }),
+            _ => {
+                return Err(ParseError::Syntax {
+                    verb: "OPTS",
+                    reason: "UTF8 takes ON or OFF",
+                })
+            }
         },
         "MLST" => Opts::Mlst(
             rest.trim()
@@ -225,7 +261,10 @@ fn parse_epsv(a: Arg<'_>) -> Result<Command, ParseError> {
 
 /// `PORT h1,h2,h3,h4,p1,p2` (RFC 959 §4.1.2).
 fn parse_port(s: &str) -> Result<SocketAddr, ParseError> {
-    let err = ParseError::Syntax { verb: "PORT", reason: "expected h1,h2,h3,h4,p1,p2" };
+    let err = ParseError::Syntax {
+        verb: "PORT",
+        reason: "expected h1,h2,h3,h4,p1,p2",
+    };
     let mut n = [0u8; 6];
     let mut parts = s.trim().split(',');
     for slot in &mut n {
@@ -239,14 +278,24 @@ fn parse_port(s: &str) -> Result<SocketAddr, ParseError> {
         return Err(err);
     }
     let ip = Ipv4Addr::new(n[0], n[1], n[2], n[3]);
-    Ok(SocketAddr::new(IpAddr::V4(ip), u16::from_be_bytes([n[4], n[5]])))
+    Ok(SocketAddr::new(
+        IpAddr::V4(ip),
+        u16::from_be_bytes([n[4], n[5]]),
+    ))
 }
 
 /// `EPRT |af|addr|port|` with any printable delimiter (RFC 2428 §2).
 fn parse_eprt(s: &str) -> Result<SocketAddr, ParseError> {
-    let err = ParseError::Syntax { verb: "EPRT", reason: "expected |proto|address|port|" };
+    let err = ParseError::Syntax {
+        verb: "EPRT",
+        reason: "expected |proto|address|port|",
+    };
     let s = s.trim();
-    let delim = s.chars().next().filter(|c| c.is_ascii_graphic()).ok_or(err.clone())?;
+    let delim = s
+        .chars()
+        .next()
+        .filter(|c| c.is_ascii_graphic())
+        .ok_or(err.clone())?;
     let fields: Vec<&str> = s.split(delim).collect();
     let [empty_a, proto, addr, port, empty_b] = fields.as_slice() else {
         return Err(err);
@@ -257,7 +306,10 @@ fn parse_eprt(s: &str) -> Result<SocketAddr, ParseError> {
     let ip: IpAddr = addr.parse().map_err(|_| err.clone())?;
     let family_ok = matches!((*proto, ip), ("1", IpAddr::V4(_)) | ("2", IpAddr::V6(_)));
     if !family_ok {
-        return Err(ParseError::Unsupported { verb: "EPRT", reason: "network protocol not supported, use (1,2)" });
+        return Err(ParseError::Unsupported {
+            verb: "EPRT",
+            reason: "network protocol not supported, use (1,2)",
+        });
     }
     if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
         return Err(err);
@@ -268,7 +320,10 @@ fn parse_eprt(s: &str) -> Result<SocketAddr, ParseError> {
 
 /// `MFMT YYYYMMDDHHMMSS[.sss] path` → (Unix seconds, path).
 fn parse_mfmt(s: &str) -> Result<Command, ParseError> {
-    let err = ParseError::Syntax { verb: "MFMT", reason: "expected YYYYMMDDHHMMSS path" };
+    let err = ParseError::Syntax {
+        verb: "MFMT",
+        reason: "expected YYYYMMDDHHMMSS path",
+    };
     let (stamp, path) = s.split_once(' ').ok_or(err.clone())?;
     if path.is_empty() {
         return Err(err);
@@ -285,14 +340,23 @@ pub fn parse_timeval(stamp: &str) -> Option<i64> {
     }
     let num = |r: std::ops::Range<usize>| whole[r].parse::<u32>().ok();
     let month = time::Month::try_from(u8::try_from(num(4..6)?).ok()?).ok()?;
-    let date = time::Date::from_calendar_date(i32::try_from(num(0..4)?).ok()?, month, u8::try_from(num(6..8)?).ok()?).ok()?;
+    let date = time::Date::from_calendar_date(
+        i32::try_from(num(0..4)?).ok()?,
+        month,
+        u8::try_from(num(6..8)?).ok()?,
+    )
+    .ok()?;
     let t = time::Time::from_hms(
         u8::try_from(num(8..10)?).ok()?,
         u8::try_from(num(10..12)?).ok()?,
         u8::try_from(num(12..14)?).ok()?,
     )
     .ok()?;
-    Some(time::PrimitiveDateTime::new(date, t).assume_utc().unix_timestamp())
+    Some(
+        time::PrimitiveDateTime::new(date, t)
+            .assume_utc()
+            .unix_timestamp(),
+    )
 }
 
 #[cfg(test)]
@@ -343,7 +407,10 @@ mod tests {
             ("EPRT |1|127.0.0.2|2121|", C::Eprt(sock("127.0.0.2:2121"))),
             ("EPRT |2|::1|2121|", C::Eprt(sock("[::1]:2121"))),
             ("EPRT !1!10.0.0.1!80!", C::Eprt(sock("10.0.0.1:80"))),
-            ("RETR file with spaces ", C::Retr("file with spaces ".into())),
+            (
+                "RETR file with spaces ",
+                C::Retr("file with spaces ".into()),
+            ),
             ("STOR /up/x", C::Stor("/up/x".into())),
             ("APPE x", C::Appe("x".into())),
             ("ABOR", C::Abor),
@@ -355,8 +422,14 @@ mod tests {
             ("MLST f", C::Mlst(Some("f".into()))),
             ("SIZE f", C::Size("f".into())),
             ("MDTM f", C::Mdtm("f".into())),
-            ("MFMT 20240102030405 f g", C::Mfmt(1_704_164_645, "f g".into())),
-            ("MFMT 20240102030405.123 f", C::Mfmt(1_704_164_645, "f".into())),
+            (
+                "MFMT 20240102030405 f g",
+                C::Mfmt(1_704_164_645, "f g".into()),
+            ),
+            (
+                "MFMT 20240102030405.123 f",
+                C::Mfmt(1_704_164_645, "f".into()),
+            ),
             ("MKD d", C::Mkd("d".into())),
             ("XMKD d", C::Mkd("d".into())),
             ("RMD d", C::Rmd("d".into())),
@@ -368,7 +441,10 @@ mod tests {
             ("PROT P", C::Prot(ProtLevel::Private)),
             ("PROT c", C::Prot(ProtLevel::Clear)),
             ("OPTS UTF8 ON", C::Opts(Opts::Utf8(true))),
-            ("OPTS MLST type;size;", C::Opts(Opts::Mlst(vec!["type".into(), "size".into()]))),
+            (
+                "OPTS MLST type;size;",
+                C::Opts(Opts::Mlst(vec!["type".into(), "size".into()])),
+            ),
             ("STAT", C::Stat(None)),
             ("STAT -la /d", C::Stat(Some("/d".into()))),
             ("SITE HELP", C::Site("HELP".into())),
@@ -388,7 +464,10 @@ mod tests {
         let cases: Vec<(&[u8], Box<dyn Fn(&ParseError) -> bool>)> = vec![
             (b"", Box::new(|e| *e == E::Empty)),
             (b" USER x", Box::new(|e| *e == E::Empty)),
-            (b"FOO", Box::new(|e| matches!(e, E::Unknown(v) if v == "FOO"))),
+            (
+                b"FOO",
+                Box::new(|e| matches!(e, E::Unknown(v) if v == "FOO")),
+            ),
             (b"RETR", Box::new(syntax("RETR"))),
             (b"RETR ", Box::new(syntax("RETR"))),
             (b"USER", Box::new(syntax("USER"))),
@@ -404,13 +483,22 @@ mod tests {
             (b"PORT 256,0,0,1,1,1", Box::new(syntax("PORT"))),
             (b"PORT a,b,c,d,e,f", Box::new(syntax("PORT"))),
             (b"PORT 1,2,3,4,5,-6", Box::new(syntax("PORT"))),
-            (b"EPRT |1|::1|21|", Box::new(|e| matches!(e, E::Unsupported { verb: "EPRT", .. }))),
-            (b"EPRT |3|1.2.3.4|21|", Box::new(|e| matches!(e, E::Unsupported { verb: "EPRT", .. }))),
+            (
+                b"EPRT |1|::1|21|",
+                Box::new(|e| matches!(e, E::Unsupported { verb: "EPRT", .. })),
+            ),
+            (
+                b"EPRT |3|1.2.3.4|21|",
+                Box::new(|e| matches!(e, E::Unsupported { verb: "EPRT", .. })),
+            ),
             (b"EPRT |1|1.2.3.4|99999|", Box::new(syntax("EPRT"))),
             (b"EPRT 1|1.2.3.4|21", Box::new(syntax("EPRT"))),
             (b"EPRT ||||", Box::new(syntax("EPRT"))),
             (b"EPSV 3", Box::new(syntax("EPSV"))),
-            (b"TYPE E", Box::new(|e| matches!(e, E::Unsupported { verb: "TYPE", .. }))),
+            (
+                b"TYPE E",
+                Box::new(|e| matches!(e, E::Unsupported { verb: "TYPE", .. })),
+            ),
             (b"TYPE X", Box::new(syntax("TYPE"))),
             (b"MODE SS", Box::new(syntax("MODE"))),
             (b"PROT X", Box::new(syntax("PROT"))),

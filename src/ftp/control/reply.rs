@@ -25,7 +25,12 @@ impl Reply {
     /// A multi-line reply: `first` goes on the `NNN-` line, `body` lines are sent as given
     /// (callers indent them, e.g. FEAT's feature lines start with one space) and `last`
     /// closes the reply on the `NNN ` line.
-    pub fn multi(code: u16, first: impl Into<String>, body: Vec<String>, last: impl Into<String>) -> Self {
+    pub fn multi(
+        code: u16,
+        first: impl Into<String>,
+        body: Vec<String>,
+        last: impl Into<String>,
+    ) -> Self {
         let mut lines = Vec::with_capacity(body.len() + 2);
         lines.push(sanitize(first.into()));
         lines.extend(body.into_iter().map(sanitize).map(guard_body_line(code)));
@@ -74,7 +79,9 @@ impl fmt::Display for Reply {
 fn sanitize(s: String) -> String {
     // SECURITY: CR/LF (and other controls) from names must not end a reply line early.
     if s.bytes().any(|b| b.is_ascii_control()) {
-        s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+        s.chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect()
     } else {
         s
     }
@@ -113,7 +120,12 @@ mod tests {
 
     #[test]
     fn multi_line_feat_shape() {
-        let r = Reply::multi(211, "Features:", vec![" SIZE".into(), " MDTM".into()], "End");
+        let r = Reply::multi(
+            211,
+            "Features:",
+            vec![" SIZE".into(), " MDTM".into()],
+            "End",
+        );
         assert_eq!(wire(&r), "211-Features:\r\n SIZE\r\n MDTM\r\n211 End\r\n");
     }
 

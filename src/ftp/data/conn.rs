@@ -19,17 +19,24 @@ pub enum DataConn {
 impl DataConn {
     /// Completes the data connection: optional TLS handshake (bounded by `timeout`), then
     /// conversion to a blocking socket whose reads and writes time out after `timeout`.
-    pub async fn establish(stream: TcpStream, tls: Option<Arc<ServerConfig>>, timeout: Duration) -> io::Result<DataConn> {
+    pub async fn establish(
+        stream: TcpStream,
+        tls: Option<Arc<ServerConfig>>,
+        timeout: Duration,
+    ) -> io::Result<DataConn> {
         let _ = stream.set_nodelay(true);
         let conn = match tls {
             None => DataConn::Plain(into_blocking(stream, timeout)?),
             Some(cfg) => {
                 let accept = TlsAcceptor::from(cfg).accept(stream);
-                let tls = tokio::time::timeout(timeout, accept)
-                    .await
-                    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+                let tls = tokio::time::timeout(timeout, accept).await.map_err(|_| {
+                    io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")
+                })??;
                 let (tcp, session) = tls.into_inner();
-                DataConn::Tls(Box::new(StreamOwned::new(session, into_blocking(tcp, timeout)?)))
+                DataConn::Tls(Box::new(StreamOwned::new(
+                    session,
+                    into_blocking(tcp, timeout)?,
+                )))
             }
         };
         Ok(conn)

@@ -67,39 +67,72 @@ pub async fn run(p: DataParams, job: Job, ctl: Arc<TransferCtl>) -> Outcome {
     };
     let conn = match conn {
         Ok(c) => c,
-        Err(e) => return Outcome { bytes: 0, data_peer: None, result: Err(e) },
+        Err(e) => {
+            return Outcome {
+                bytes: 0,
+                data_peer: None,
+                result: Err(e),
+            }
+        }
     };
     let data_peer = conn.tcp().peer_addr().ok();
     ctl.register_socket(conn.tcp());
     let ascii = p.ascii;
     let worker = Arc::clone(&ctl);
     let joined = tokio::task::spawn_blocking(move || execute(conn, job, ascii, &worker)).await;
-    let result = joined.unwrap_or_else(|e| Err(TransferError::Data(io::Error::other(e.to_string()))));
-    let result = if ctl.is_aborted() { Err(TransferError::Aborted) } else { result };
-    Outcome { bytes: ctl.progress(), data_peer, result }
+    let result =
+        joined.unwrap_or_else(|e| Err(TransferError::Data(io::Error::other(e.to_string()))));
+    let result = if ctl.is_aborted() {
+        Err(TransferError::Aborted)
+    } else {
+        result
+    };
+    Outcome {
+        bytes: ctl.progress(),
+        data_peer,
+        result,
+    }
 }
 
 async fn open(p: &DataParams) -> Result<DataConn, TransferError> {
     let tcp = match &p.setup {
         DataSetup::Passive(l) => accept_allowed(l, &p.policy, p.control_peer, p.timeout).await,
         DataSetup::Active(target) => connect_active(p.local_ip, *target, p.timeout).await,
-        DataSetup::None => Err(io::Error::new(io::ErrorKind::NotConnected, "no PORT or PASV")),
+        DataSetup::None => Err(io::Error::new(
+            io::ErrorKind::NotConnected,
+            "no PORT or PASV",
+        )),
     }
     .map_err(TransferError::Connect)?;
     let tls = p.tls.is_some();
     DataConn::establish(tcp, p.tls.clone(), p.timeout)
         .await
-        .map_err(|e| if tls { TransferError::Tls(e) } else { TransferError::Connect(e) })
+        .map_err(|e| {
+            if tls {
+                TransferError::Tls(e)
+            } else {
+                TransferError::Connect(e)
+            }
+        })
 }
 
-fn execute(mut conn: DataConn, job: Job, ascii: bool, ctl: &TransferCtl) -> Result<(), TransferError> {
+fn execute(
+    mut conn: DataConn,
+    job: Job,
+    ascii: bool,
+    ctl: &TransferCtl,
+) -> Result<(), TransferError> {
     match job {
-        Job::Send { file, offset, len } => stream::send_file(&mut conn, &file, offset, len, ascii, ctl).map(drop),
+        Job::Send { file, offset, len } => {
+            stream::send_file(&mut conn, &file, offset, len, ascii, ctl).map(drop)
+        }
         Job::Listing(data) => stream::send_bytes(&mut conn, &data, ctl).map(drop),
         Job::Receive { upload } => {
             let received = stream::receive(&mut conn, upload.file(), upload.offset(), ascii, ctl);
             match received {
-                Ok(_) if !ctl.is_aborted() => return upload.commit().map_err(TransferError::Storage),
+                Ok(_) if !ctl.is_aborted() => {
+                    return upload.commit().map_err(TransferError::Storage)
+                }
                 Ok(_) => Ok(()),
                 Err(e) => Err(e),
             }

@@ -52,7 +52,10 @@ impl TransferCtl {
 
     pub fn check_abort(&self) -> io::Result<()> {
         if self.is_aborted() {
-            Err(io::Error::new(io::ErrorKind::Interrupted, "transfer aborted"))
+            Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "transfer aborted",
+            ))
         } else {
             Ok(())
         }

@@ -35,7 +35,11 @@ impl FxpPolicy {
     }
 
     /// May this session's data connection go out to `target`?
-    pub fn check_active_target(&self, control_peer: IpAddr, target: SocketAddr) -> Result<(), PolicyError> {
+    pub fn check_active_target(
+        &self,
+        control_peer: IpAddr,
+        target: SocketAddr,
+    ) -> Result<(), PolicyError> {
         // SECURITY: no data connection to a privileged port, whatever the mode: this is the
         // classic FTP bounce attack (RFC 2577 §3).
         if target.port() < 1024 {
@@ -76,7 +80,13 @@ mod tests {
     use super::*;
 
     fn policy(mode: FxpMode) -> FxpPolicy {
-        FxpPolicy::new(mode, vec!["127.0.0.1/32".parse().unwrap(), "10.1.0.0/16".parse().unwrap()])
+        FxpPolicy::new(
+            mode,
+            vec![
+                "127.0.0.1/32".parse().unwrap(),
+                "10.1.0.0/16".parse().unwrap(),
+            ],
+        )
     }
 
     fn ip(s: &str) -> IpAddr {
@@ -93,20 +103,36 @@ mod tests {
         let client = ip("127.0.0.3");
         let cases = [
             (Off, "127.0.0.3:5000", Ok(())),
-            (Off, "127.0.0.1:5000", Err(PolicyError::HostNotAllowed(ip("127.0.0.1")))),
+            (
+                Off,
+                "127.0.0.1:5000",
+                Err(PolicyError::HostNotAllowed(ip("127.0.0.1"))),
+            ),
             (Off, "127.0.0.3:21", Err(PolicyError::PrivilegedPort(21))),
             (AllowList, "127.0.0.3:5000", Ok(())),
             (AllowList, "127.0.0.1:5000", Ok(())),
             (AllowList, "10.1.2.3:5000", Ok(())),
-            (AllowList, "127.0.0.2:5000", Err(PolicyError::HostNotAllowed(ip("127.0.0.2")))),
-            (AllowList, "127.0.0.1:1023", Err(PolicyError::PrivilegedPort(1023))),
+            (
+                AllowList,
+                "127.0.0.2:5000",
+                Err(PolicyError::HostNotAllowed(ip("127.0.0.2"))),
+            ),
+            (
+                AllowList,
+                "127.0.0.1:1023",
+                Err(PolicyError::PrivilegedPort(1023)),
+            ),
             (AllowList, "127.0.0.1:1024", Ok(())),
             (AllowList, "[::ffff:127.0.0.1]:5000", Ok(())),
             (Any, "192.0.2.1:5000", Ok(())),
             (Any, "192.0.2.1:25", Err(PolicyError::PrivilegedPort(25))),
         ];
         for (mode, target, want) in cases {
-            assert_eq!(policy(mode).check_active_target(client, sa(target)), want, "{mode:?} {target}");
+            assert_eq!(
+                policy(mode).check_active_target(client, sa(target)),
+                want,
+                "{mode:?} {target}"
+            );
         }
     }
 
@@ -123,7 +149,11 @@ mod tests {
             (Any, "127.0.0.2", true),
         ];
         for (mode, peer, want) in cases {
-            assert_eq!(policy(mode).passive_peer_allowed(client, ip(peer)), want, "{mode:?} {peer}");
+            assert_eq!(
+                policy(mode).passive_peer_allowed(client, ip(peer)),
+                want,
+                "{mode:?} {peer}"
+            );
         }
     }
 }

@@ -42,11 +42,18 @@ pub fn open_passive(ip: IpAddr, range: PortRange) -> io::Result<TcpListener> {
             Err(e) => return Err(e),
         }
     }
-    Err(io::Error::new(io::ErrorKind::AddrInUse, "no free port in the passive range"))
+    Err(io::Error::new(
+        io::ErrorKind::AddrInUse,
+        "no free port in the passive range",
+    ))
 }
 
 fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    let sock = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    let sock = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
     sock.set_reuseaddr(true)?;
     sock.bind(addr)?;
     sock.listen(16)
@@ -74,8 +81,16 @@ pub async fn accept_allowed(
 }
 
 /// Connects to an active-mode target from the control connection's local address.
-pub async fn connect_active(local_ip: IpAddr, target: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
-    let sock = if target.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+pub async fn connect_active(
+    local_ip: IpAddr,
+    target: SocketAddr,
+    timeout: Duration,
+) -> io::Result<TcpStream> {
+    let sock = if target.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
     if local_ip.is_ipv4() == target.is_ipv4() {
         sock.bind(SocketAddr::new(local_ip, 0))?;
     }

@@ -16,7 +16,14 @@ use crate::ftp::zerocopy;
 const BUF: usize = 1024 * 1024;
 
 /// Sends `len` bytes of `file` from `offset`.
-pub fn send_file(conn: &mut DataConn, file: &File, offset: u64, len: u64, ascii: bool, ctl: &TransferCtl) -> io::Result<u64> {
+pub fn send_file(
+    conn: &mut DataConn,
+    file: &File,
+    offset: u64,
+    len: u64,
+    ascii: bool,
+    ctl: &TransferCtl,
+) -> io::Result<u64> {
     let sent = match (&*conn, ascii) {
         (DataConn::Plain(sock), false) => zerocopy::sendfile_range(sock, file, offset, len, ctl)?,
         _ => copy_file(conn, file, offset, len, ascii, ctl)?,
@@ -36,7 +43,14 @@ pub fn send_bytes(conn: &mut DataConn, data: &[u8], ctl: &TransferCtl) -> io::Re
     Ok(data.len() as u64)
 }
 
-fn copy_file(conn: &mut DataConn, file: &File, offset: u64, len: u64, ascii: bool, ctl: &TransferCtl) -> io::Result<u64> {
+fn copy_file(
+    conn: &mut DataConn,
+    file: &File,
+    offset: u64,
+    len: u64,
+    ascii: bool,
+    ctl: &TransferCtl,
+) -> io::Result<u64> {
     let mut buf = vec![0u8; BUF];
     let mut out = Vec::new();
     let mut pos = offset;
@@ -46,7 +60,10 @@ fn copy_file(conn: &mut DataConn, file: &File, offset: u64, len: u64, ascii: boo
         let want = usize::try_from(end - pos).unwrap_or(BUF).min(BUF);
         let n = file.read_at(&mut buf[..want], pos)?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank during transfer"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank during transfer",
+            ));
         }
         pos += n as u64;
         let data = if ascii {
@@ -62,7 +79,13 @@ fn copy_file(conn: &mut DataConn, file: &File, offset: u64, len: u64, ascii: boo
 }
 
 /// Receives until end of stream, writing at `offset` onwards; returns bytes written.
-pub fn receive(conn: &mut DataConn, file: &File, offset: u64, ascii: bool, ctl: &TransferCtl) -> io::Result<u64> {
+pub fn receive(
+    conn: &mut DataConn,
+    file: &File,
+    offset: u64,
+    ascii: bool,
+    ctl: &TransferCtl,
+) -> io::Result<u64> {
     let mut buf = vec![0u8; BUF];
     let mut out = Vec::new();
     let mut pending_cr = false;
@@ -96,7 +119,11 @@ fn read_some(conn: &mut DataConn, buf: &mut [u8]) -> io::Result<usize> {
     loop {
         match conn.read(buf) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && matches!(conn, DataConn::Tls(_)) => return Ok(0),
+            Err(e)
+                if e.kind() == io::ErrorKind::UnexpectedEof && matches!(conn, DataConn::Tls(_)) =>
+            {
+                return Ok(0)
+            }
             other => return other,
         }
     }

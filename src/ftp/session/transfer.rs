@@ -52,14 +52,22 @@ impl Session {
         if setup.is_none() {
             return Err(FtpError::reply(425, "Use PORT, EPRT, PASV or EPSV first."));
         }
-        self.send(&crate::ftp::control::Reply::new(150, opening)).await?;
+        self.send(&crate::ftp::control::Reply::new(150, opening))
+            .await?;
         let params = self.data_params(setup);
         let ctl = Arc::new(TransferCtl::default());
         let handle = tokio::spawn(job::run(params, job, Arc::clone(&ctl)));
         if let Some(dir) = direction {
             self.ep.metrics.transfer_started(self.ep.label, dir);
         }
-        self.transfer = Some(Running { handle, ctl, verb, path, direction, started: Instant::now() });
+        self.transfer = Some(Running {
+            handle,
+            ctl,
+            verb,
+            path,
+            direction,
+            started: Instant::now(),
+        });
         Ok(())
     }
 
@@ -70,7 +78,11 @@ impl Session {
             policy: s.policy.clone(),
             control_peer: self.peer.ip(),
             local_ip: self.local.ip(),
-            tls: if self.prot_private { self.ep.tls.clone() } else { None },
+            tls: if self.prot_private {
+                self.ep.tls.clone()
+            } else {
+                None
+            },
             timeout: s.limits.data_timeout,
             ascii: self.ascii,
         }
@@ -95,7 +107,12 @@ impl Session {
     /// ABOR (RFC 959 §4.1.3): 426 for the interrupted transfer, then 226 for ABOR itself.
     pub(crate) async fn abort_transfer(&mut self) -> Result<(), FtpError> {
         let Some(running) = self.transfer.as_ref() else {
-            return self.send(&crate::ftp::control::Reply::new(225, "No transfer to abort.")).await;
+            return self
+                .send(&crate::ftp::control::Reply::new(
+                    225,
+                    "No transfer to abort.",
+                ))
+                .await;
         };
         running.ctl.abort();
         let outcome = wait(&mut self.transfer).await;
@@ -104,11 +121,17 @@ impl Session {
         }
         if outcome.result.is_ok() {
             // It finished before the abort reached it.
-            self.reply(226, "Transfer complete.").await.map_err(FtpError::Control)?;
+            self.reply(226, "Transfer complete.")
+                .await
+                .map_err(FtpError::Control)?;
         } else {
-            self.reply(426, "Connection closed; transfer aborted.").await.map_err(FtpError::Control)?;
+            self.reply(426, "Connection closed; transfer aborted.")
+                .await
+                .map_err(FtpError::Control)?;
         }
-        self.reply(226, "ABOR command successful.").await.map_err(FtpError::Control)
+        self.reply(226, "ABOR command successful.")
+            .await
+            .map_err(FtpError::Control)
     }
 
     /// The control connection is gone: stop the transfer and record it.
@@ -124,7 +147,12 @@ impl Session {
 
     pub(crate) fn transfer_status(&self) -> Option<String> {
         self.transfer.as_ref().map(|r| {
-            format!("{} {}: {} bytes transferred", r.verb, r.path, r.ctl.progress())
+            format!(
+                "{} {}: {} bytes transferred",
+                r.verb,
+                r.path,
+                r.ctl.progress()
+            )
         })
     }
 
@@ -140,8 +168,12 @@ impl Session {
             return;
         };
         self.ep.metrics.add_bytes(ep, direction, outcome.bytes);
-        self.ep.metrics.transfer_finished(ep, direction, outcome.result.is_ok());
-        let data_peer = outcome.data_peer.map_or_else(|| "-".to_string(), |p| p.to_string());
+        self.ep
+            .metrics
+            .transfer_finished(ep, direction, outcome.result.is_ok());
+        let data_peer = outcome
+            .data_peer
+            .map_or_else(|| "-".to_string(), |p| p.to_string());
         let error = outcome.result.as_ref().err().map(ToString::to_string);
         info!(
             target: "griddock::xferlog",

@@ -1,0 +1,283 @@
+//! Configuration: one serde tree (this file), loaded with figment from built-in defaults <
+//! a TOML file < `GRIDDOCK_*` environment variables (`__` nests), then validated once.
+//! Unknown keys are errors; every error names the offending key.
+
+mod types;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+pub use types::{AnonymousMode, FtpTlsMode, FxpMode, LogFormat, PortRange, TlsSource};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub public_host: String,
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    pub log_format: LogFormat,
+    pub ftp: FtpConfig,
+    pub http: HttpConfig,
+    pub auth: AuthConfig,
+    pub tls: TlsConfig,
+    pub limits: LimitsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FtpConfig {
+    pub enabled: bool,
+    pub listen: std::net::SocketAddr,
+    pub passive_ports: PortRange,
+    pub fxp: FxpMode,
+    pub fxp_allow: Vec<ipnet::IpNet>,
+    pub banner: String,
+    pub tls: FtpTlsMode,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub enabled: bool,
+    pub listen: std::net::SocketAddr,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    pub anonymous: AnonymousMode,
+    pub users_file: Option<PathBuf>,
+    #[serde(with = "humantime_serde")]
+    pub failed_login_delay: Duration,
+    pub max_login_failures: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    pub source: TlsSource,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub max_sessions: usize,
+    #[serde(with = "humantime_serde")]
+    pub login_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub data_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: "./data".into(),
+            state_dir: "./state".into(),
+            public_host: "127.0.0.1".into(),
+            shutdown_grace: Duration::from_secs(30),
+            log_format: LogFormat::Human,
+            ftp: FtpConfig::default(),
+            http: HttpConfig::default(),
+            auth: AuthConfig::default(),
+            tls: TlsConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+impl Default for FtpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: ([0, 0, 0, 0], 2121).into(),
+            passive_ports: PortRange {
+                start: 50000,
+                end: 50200,
+            },
+            fxp: FxpMode::AllowList,
+            fxp_allow: vec!["127.0.0.0/8".parse().expect("static CIDR")],
+            banner: "griddock FTP server ready.".into(),
+            tls: FtpTlsMode::Optional,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: ([0, 0, 0, 0], 8080).into(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            anonymous: AnonymousMode::Read,
+            users_file: None,
+            failed_login_delay: Duration::from_secs(1),
+            max_login_failures: 3,
+        }
+    }
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            source: TlsSource::SelfSigned,
+            cert_file: None,
+            key_file: None,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_sessions: 1000,
+            login_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(900),
+            data_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A configuration problem, rendered as `<dotted.key>: <problem>`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    fn at(key: &str, problem: impl std::fmt::Display) -> Self {
+        ConfigError(format!("{key}: {problem}"))
+    }
+}
+
+/// Names of keys whose values are secrets; `to_redacted_toml` hides them.
+const SECRET_KEYS: &[&str] = &["password", "secret", "token", "eab_hmac_key", "private_key"];
+
+impl Config {
+    /// Defaults < TOML `file` < `GRIDDOCK_*` environment, then validation.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError(format!(
+                    "config file {} not found",
+                    path.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        let env = Env::prefixed("GRIDDOCK_")
+            .split("__")
+            .filter(|k| k.as_str() != "config");
+        let cfg: Config = fig.merge(env).extract().map_err(render)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.public_host.is_empty() || self.public_host.contains(char::is_whitespace) {
+            return Err(ConfigError::at(
+                "public_host",
+                "must be a host name or IP address",
+            ));
+        }
+        if self.tls.source == TlsSource::Files
+            && (self.tls.cert_file.is_none() || self.tls.key_file.is_none())
+        {
+            return Err(ConfigError::at(
+                "tls.cert_file",
+                "source = \"files\" needs cert_file and key_file",
+            ));
+        }
+        if self.limits.max_sessions == 0 {
+            return Err(ConfigError::at("limits.max_sessions", "must be at least 1"));
+        }
+        if self.auth.max_login_failures == 0 {
+            return Err(ConfigError::at(
+                "auth.max_login_failures",
+                "must be at least 1",
+            ));
+        }
+        let durations = [
+            ("limits.login_timeout", self.limits.login_timeout),
+            ("limits.idle_timeout", self.limits.idle_timeout),
+            ("limits.data_timeout", self.limits.data_timeout),
+        ];
+        for (key, d) in durations {
+            if d.is_zero() {
+                return Err(ConfigError::at(key, "must be longer than zero"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, secrets replaced by `"<redacted>"`.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut value = match toml::Value::try_from(self) {
+            Ok(v) => v,
+            Err(e) => return format!("# cannot render configuration: {e}\n"),
+        };
+        redact(&mut value);
+        toml::to_string_pretty(&value)
+            .unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+    }
+}
+
+fn redact(value: &mut toml::Value) {
+    if let toml::Value::Table(t) = value {
+        for (k, v) in t.iter_mut() {
+            if SECRET_KEYS.iter().any(|s| k.contains(s)) {
+                *v = toml::Value::String("<redacted>".into());
+            } else {
+                redact(v);
+            }
+        }
+    }
+}
+
+/// Renders figment's error as one line naming the key (and the source when known).
+fn render(err: figment::Error) -> ConfigError {
+    let e = err.into_iter().next();
+    let Some(e) = e else {
+        return ConfigError("invalid configuration".into());
+    };
+    let mut key = e.path.join(".");
+    let problem = match &e.kind {
+        figment::error::Kind::UnknownField(field, _) => {
+            key = if key.is_empty() {
+                field.clone()
+            } else {
+                format!("{key}.{field}")
+            };
+            format!("unknown key \"{key}\"")
+        }
+        other => other.to_string(),
+    };
+    let source = e
+        .metadata
+        .as_ref()
+        .map(|m| format!(" (from {})", m.name))
+        .unwrap_or_default();
+    if key.is_empty() {
+        ConfigError(format!("{problem}{source}"))
+    } else {
+        ConfigError(format!("{key}: {problem}{source}"))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+use std::io::Write;
+
+use super::*;
+
+fn file(contents: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(contents.as_bytes()).unwrap();
+    f
+}
+
+fn load_err(contents: &str) -> String {
+    let f = file(contents);
+    Config::load(Some(f.path())).unwrap_err().to_string()
+}
+
+#[test]
+fn defaults_are_the_documented_ones() {
+    let c = Config::default();
+    assert_eq!(c.ftp.listen.to_string(), "0.0.0.0:2121");
+    assert_eq!(
+        c.ftp.passive_ports,
+        PortRange {
+            start: 50000,
+            end: 50200
+        }
+    );
+    assert_eq!(c.ftp.fxp, FxpMode::AllowList);
+    assert_eq!(c.auth.anonymous, AnonymousMode::Read);
+    assert_eq!(c.shutdown_grace, Duration::from_secs(30));
+    let text = c.to_redacted_toml();
+    assert!(text.contains("passive_ports = \"50000-50200\""), "{text}");
+    assert!(text.contains("fxp = \"allow-list\""), "{text}");
+}
+
+#[test]
+fn file_values_apply() {
+    let f = file("public_host = \"ftp.example.org\"\n[ftp]\nlisten = \"127.0.0.1:21\"\nfxp_allow = [\"10.0.0.0/8\"]\n");
+    let c = Config::load(Some(f.path())).unwrap();
+    assert_eq!(c.public_host, "ftp.example.org");
+    assert_eq!(c.ftp.listen.to_string(), "127.0.0.1:21");
+    assert_eq!(
+        c.ftp.fxp_allow,
+        vec!["10.0.0.0/8".parse::<ipnet::IpNet>().unwrap()]
+    );
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    assert!(load_err("[ftp]\nlisen = \"1.2.3.4:21\"\n").contains("ftp.lisen"));
+    assert!(load_err("bogus = 1\n").contains("bogus"));
+}
+
+#[test]
+fn bad_values_name_their_key() {
+    let e = load_err("[ftp]\npassive_ports = \"60000-50000\"\n");
+    assert!(
+        e.contains("ftp.passive_ports") && e.contains("60000-50000"),
+        "{e}"
+    );
+    assert!(load_err("[ftp]\npassive_ports = \"abc\"\n").contains("ftp.passive_ports"));
+    assert!(load_err("[ftp]\nfxp = \"sometimes\"\n").contains("ftp.fxp"));
+    assert!(load_err("[ftp]\nfxp_allow = [\"10.0.0.0/33\"]\n").contains("ftp.fxp_allow"));
+    assert!(load_err("shutdown_grace = \"soon\"\n").contains("shutdown_grace"));
+    assert!(load_err("[tls]\nsource = \"files\"\n").contains("tls.cert_file"));
+}
+
+#[test]
+fn missing_explicit_file_is_an_error() {
+    assert!(Config::load(Some(Path::new("/nonexistent/griddock.toml"))).is_err());
+}
+
+#[test]
+fn port_range_parsing() {
+    assert_eq!(
+        "2121-2121".parse::<PortRange>().unwrap(),
+        PortRange {
+            start: 2121,
+            end: 2121
+        }
+    );
+    assert!("0-10".parse::<PortRange>().is_err());
+    assert!("10-70000".parse::<PortRange>().is_err());
+}
+
+#[test]
+fn redaction_hides_secret_keys() {
+    let mut v: toml::Value =
+        toml::from_str("[acme]\neab_hmac_key = \"abc\"\nemail = \"a@b\"\n").unwrap();
+    redact(&mut v);
+    let s = v.to_string();
+    assert!(
+        s.contains("<redacted>") && !s.contains("abc") && s.contains("a@b"),
+        "{s}"
+    );
+}

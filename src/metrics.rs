@@ -1,0 +1,209 @@
+//! Prometheus metrics (OpenMetrics text exposition, served on `/metrics`): sessions,
+//! transfers and bytes per endpoint.
+
+use std::sync::Arc;
+
+use std::fmt::Write as _;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// Which listener a session belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Ftp,
+    Gridftp,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Ftp => "ftp",
+            Endpoint::Gridftp => "gridftp",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Download,
+    Upload,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Download => "download",
+            Direction::Upload => "upload",
+        }
+    }
+}
+
+impl EncodeLabelValue for Endpoint {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.as_str())
+    }
+}
+
+impl EncodeLabelValue for Direction {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct EpLabel {
+    endpoint: Endpoint,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct XferLabel {
+    endpoint: Endpoint,
+    direction: Direction,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    sessions: Family<EpLabel, Gauge>,
+    started: Family<XferLabel, Counter>,
+    completed: Family<XferLabel, Counter>,
+    failed: Family<XferLabel, Counter>,
+    sent: Family<EpLabel, Counter>,
+    received: Family<EpLabel, Counter>,
+    login_failures: Family<EpLabel, Counter>,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Metrics> {
+        let mut registry = Registry::with_prefix("griddock");
+        let m = Metrics {
+            sessions: Family::default(),
+            started: Family::default(),
+            completed: Family::default(),
+            failed: Family::default(),
+            sent: Family::default(),
+            received: Family::default(),
+            login_failures: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "sessions_active",
+            "Open control connections",
+            m.sessions.clone(),
+        );
+        registry.register(
+            "transfers_started",
+            "File transfers started",
+            m.started.clone(),
+        );
+        registry.register(
+            "transfers_completed",
+            "File transfers completed",
+            m.completed.clone(),
+        );
+        registry.register(
+            "transfers_failed",
+            "File transfers failed or aborted",
+            m.failed.clone(),
+        );
+        registry.register(
+            "bytes_sent",
+            "File bytes sent on data connections",
+            m.sent.clone(),
+        );
+        registry.register(
+            "bytes_received",
+            "File bytes received on data connections",
+            m.received.clone(),
+        );
+        registry.register("login_failures", "Failed logins", m.login_failures.clone());
+        Arc::new(Metrics { registry, ..m })
+    }
+
+    pub fn session_opened(&self, ep: Endpoint) {
+        self.sessions.get_or_create(&EpLabel { endpoint: ep }).inc();
+    }
+
+    pub fn session_closed(&self, ep: Endpoint) {
+        self.sessions.get_or_create(&EpLabel { endpoint: ep }).dec();
+    }
+
+    pub fn transfer_started(&self, ep: Endpoint, dir: Direction) {
+        self.started
+            .get_or_create(&XferLabel {
+                endpoint: ep,
+                direction: dir,
+            })
+            .inc();
+    }
+
+    pub fn transfer_finished(&self, ep: Endpoint, dir: Direction, ok: bool) {
+        let family = if ok { &self.completed } else { &self.failed };
+        family
+            .get_or_create(&XferLabel {
+                endpoint: ep,
+                direction: dir,
+            })
+            .inc();
+    }
+
+    pub fn add_bytes(&self, ep: Endpoint, dir: Direction, n: u64) {
+        let family = match dir {
+            Direction::Download => &self.sent,
+            Direction::Upload => &self.received,
+        };
+        family.get_or_create(&EpLabel { endpoint: ep }).inc_by(n);
+    }
+
+    pub fn login_failed(&self, ep: Endpoint) {
+        self.login_failures
+            .get_or_create(&EpLabel { endpoint: ep })
+            .inc();
+    }
+
+    /// OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_appear_with_labels() {
+        let m = Metrics::new();
+        m.session_opened(Endpoint::Ftp);
+        m.transfer_started(Endpoint::Ftp, Direction::Upload);
+        m.transfer_finished(Endpoint::Ftp, Direction::Upload, true);
+        m.add_bytes(Endpoint::Ftp, Direction::Upload, 1234);
+        m.add_bytes(Endpoint::Gridftp, Direction::Download, 7);
+        let text = m.encode();
+        assert!(
+            text.contains("griddock_sessions_active{endpoint=\"ftp\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("griddock_bytes_received_total{endpoint=\"ftp\"} 1234"),
+            "{text}"
+        );
+        assert!(
+            text.contains("griddock_bytes_sent_total{endpoint=\"gridftp\"} 7"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "griddock_transfers_completed_total{endpoint=\"ftp\",direction=\"upload\"} 1"
+            ),
+            "{text}"
+        );
+    }
+}
