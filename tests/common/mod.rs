@@ -1,0 +1,371 @@
+//! Test harness: start griddock and real peers (vsftpd) on loopback with free ports, one
+//! temp dir per test, everything stopped on Drop; a raw FTP client for protocol tests.
+#![allow(dead_code)]
+
+pub mod ftp;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+/// Is `tool` on PATH? Missing under CI=true is a failure, never a skip.
+pub fn require_tool(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !found {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("required test peer `{tool}` is missing (CI=true): run scripts/test.sh to install it");
+        }
+        eprintln!("SKIP: `{tool}` not installed; run scripts/test.sh to install the test peers");
+    }
+    found
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A block of `n` currently bindable ports, for a passive range.
+pub fn free_range(n: u16) -> (u16, u16) {
+    for _ in 0..200 {
+        let start = 20000 + (rand_u16() % 40000);
+        let all_free = (start..start + n)
+            .step_by(7)
+            .all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok());
+        if all_free {
+            return (start, start + n - 1);
+        }
+    }
+    panic!("no free port range");
+}
+
+fn rand_u16() -> u16 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    ((t.subsec_nanos() ^ std::process::id().wrapping_mul(2654435761)) % 65521) as u16
+}
+
+pub fn sha256(path: &Path) -> String {
+    let mut f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// A file of `len` pseudo-random bytes (deterministic per seed).
+pub fn random_file(path: &Path, len: usize, seed: u64) {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
+    let mut data = Vec::with_capacity(len);
+    while data.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    data.truncate(len);
+    std::fs::write(path, data).unwrap();
+}
+
+/// A running `griddock serve` with its own temp dir, ports and log.
+pub struct Griddock {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub ftp: SocketAddr,
+    pub http: SocketAddr,
+    pub passive: (u16, u16),
+}
+
+impl Griddock {
+    pub fn bin() -> &'static str {
+        env!("CARGO_BIN_EXE_griddock")
+    }
+
+    /// Starts griddock with `toml` as its config file (any keys but the listen ports,
+    /// which the harness sets through the environment) and waits for /readyz.
+    pub fn start(toml: &str) -> Griddock {
+        Self::start_with_env(toml, &[])
+    }
+
+    pub fn start_with_env(toml: &str, env: &[(&str, &str)]) -> Griddock {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        let base = format!(
+            "data_dir = \"{}\"\nstate_dir = \"{}\"\n",
+            dir.path().join("data").display(),
+            dir.path().join("state").display()
+        );
+        std::fs::write(dir.path().join("griddock.toml"), format!("{base}{toml}")).unwrap();
+        let mut g = Griddock {
+            child: None,
+            ftp: ([127, 0, 0, 1], free_port()).into(),
+            http: ([127, 0, 0, 1], free_port()).into(),
+            passive: free_range(40),
+            dir,
+        };
+        g.spawn(env);
+        g
+    }
+
+    fn spawn(&mut self, env: &[(&str, &str)]) {
+        let log = std::fs::File::create(self.dir.path().join("griddock.log")).unwrap();
+        let mut cmd = Command::new(Self::bin());
+        cmd.args(["serve", "--config"])
+            .arg(self.dir.path().join("griddock.toml"))
+            .env("GRIDDOCK_FTP__LISTEN", self.ftp.to_string())
+            .env("GRIDDOCK_HTTP__LISTEN", self.http.to_string())
+            .env(
+                "GRIDDOCK_FTP__PASSIVE_PORTS",
+                format!("{}-{}", self.passive.0, self.passive.1),
+            )
+            .env("RUST_LOG", "info,griddock=debug")
+            .env_remove("GRIDDOCK_CONFIG")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        self.child = Some(cmd.spawn().expect("spawn griddock"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if matches!(self.http_get("/readyz"), Ok((200, _))) {
+                return;
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("griddock exited early ({status}):\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("griddock not ready within 20 s:\n{}", self.log());
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn cert(&self) -> PathBuf {
+        self.state().join("tls/selfsigned.crt")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("griddock.log")).unwrap_or_default()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "ftp://127.0.0.1:{}/{}",
+            self.ftp.port(),
+            path.trim_start_matches('/')
+        )
+    }
+
+    /// Transfer log lines (`griddock::xferlog`).
+    pub fn xferlog(&self) -> Vec<String> {
+        self.log()
+            .lines()
+            .filter(|l| l.contains("griddock::xferlog"))
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn http_get(&self, path: &str) -> std::io::Result<(u16, String)> {
+        http_get(self.http, path)
+    }
+
+    /// Value of one metric sample, e.g. `metric("griddock_bytes_sent_total{endpoint=\"ftp\"}")`.
+    pub fn metric(&self, sample: &str) -> f64 {
+        let (_, body) = self.http_get("/metrics").unwrap();
+        body.lines()
+            .find_map(|l| l.strip_prefix(sample).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0.0)
+    }
+
+    /// SIGTERM and wait; returns the exit status.
+    pub fn terminate(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = child.try_wait() {
+                self.child = None;
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+}
+
+impl Drop for Griddock {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let code = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((code, body))
+}
+
+/// Runs a command, returns (success, stdout+stderr).
+pub fn run(cmd: &mut Command) -> (bool, String) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// A users file line for `name` with an argon2id hash made by `griddock passwd`.
+pub fn user_entry(name: &str, password: &str, perms: &str) -> String {
+    let mut child = Command::new(Griddock::bin())
+        .arg("passwd")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let hash = String::from_utf8(out.stdout).unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    format!(
+        "[[user]]\nname = \"{name}\"\npassword_hash = \"{}\"\npermissions = \"{perms}\"\n",
+        hash.trim()
+    )
+}
+
+/// vsftpd configured like Ready2go's `ftp` image: anonymous, promiscuous for FXP, with a
+/// writable `incoming/` directory under a read-only root.
+pub struct Vsftpd {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl Vsftpd {
+    pub fn start() -> Vsftpd {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let incoming = root.join("incoming");
+        let empty = dir.path().join("empty");
+        for d in [&root, &incoming, &empty] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        chmod(dir.path(), 0o755);
+        chmod(&root, 0o755);
+        chmod(&empty, 0o755);
+        chmod(&incoming, 0o777);
+        let port = free_port();
+        let (lo, hi) = free_range(30);
+        let conf = format!(
+            "listen=YES\nlisten_address=127.0.0.1\nlisten_port={port}\nbackground=NO\n\
+             anonymous_enable=YES\nanon_root={}\nlocal_enable=NO\nwrite_enable=YES\n\
+             anon_upload_enable=YES\nanon_mkdir_write_enable=YES\nanon_other_write_enable=YES\n\
+             anon_umask=022\nno_anon_password=YES\npasv_enable=YES\npasv_promiscuous=YES\n\
+             port_promiscuous=YES\npasv_min_port={lo}\npasv_max_port={hi}\nsecure_chroot_dir={}\n\
+             seccomp_sandbox=NO\nxferlog_enable=YES\nvsftpd_log_file={}\nuse_localtime=NO\n",
+            root.display(),
+            empty.display(),
+            dir.path().join("vsftpd.log").display()
+        );
+        let conf_path = dir.path().join("vsftpd.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let child = Command::new("vsftpd")
+            .arg(&conf_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn vsftpd");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "vsftpd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Vsftpd { child, dir, port }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "ftp://127.0.0.1:{}/{}",
+            self.port,
+            path.trim_start_matches('/')
+        )
+    }
+}
+
+impl Drop for Vsftpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn chmod(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
