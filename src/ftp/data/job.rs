@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +35,10 @@ pub struct DataParams {
     pub tls: Option<Arc<ServerConfig>>,
     pub timeout: Duration,
     pub ascii: bool,
+    /// A duplicate of the control socket: an upload is committed only while the client
+    /// is still there (a killed client closes both connections; in stream mode the data
+    /// EOF alone would look like a complete file).
+    pub control: Option<OwnedFd>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,9 +82,10 @@ pub async fn run(p: DataParams, job: Job, ctl: Arc<TransferCtl>) -> Outcome {
     };
     let data_peer = conn.tcp().peer_addr().ok();
     ctl.register_socket(conn.tcp());
-    let ascii = p.ascii;
+    let (ascii, control) = (p.ascii, p.control);
     let worker = Arc::clone(&ctl);
-    let joined = tokio::task::spawn_blocking(move || execute(conn, job, ascii, &worker)).await;
+    let joined =
+        tokio::task::spawn_blocking(move || execute(conn, job, ascii, control, &worker)).await;
     let result =
         joined.unwrap_or_else(|e| Err(TransferError::Data(io::Error::other(e.to_string()))));
     let result = if ctl.is_aborted() {
@@ -120,6 +126,7 @@ fn execute(
     mut conn: DataConn,
     job: Job,
     ascii: bool,
+    control: Option<OwnedFd>,
     ctl: &TransferCtl,
 ) -> Result<(), TransferError> {
     match job {
@@ -130,6 +137,10 @@ fn execute(
         Job::Receive { upload } => {
             let received = stream::receive(&mut conn, upload.file(), upload.offset(), ascii, ctl);
             match received {
+                Ok(_) if !client_alive(control.as_ref()) => Err(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "client closed the control connection before the upload completed",
+                )),
                 Ok(_) if !ctl.is_aborted() => {
                     return upload.commit().map_err(TransferError::Storage)
                 }
@@ -140,4 +151,17 @@ fn execute(
         }
     }
     .map_err(TransferError::Data)
+}
+
+/// False when the control connection has been closed by the client (a zero-byte peek).
+fn client_alive(control: Option<&OwnedFd>) -> bool {
+    use rustix::net::{recv, RecvFlags};
+    let Some(fd) = control else {
+        return true;
+    };
+    let mut byte = [0u8; 1];
+    !matches!(
+        recv(fd, &mut byte[..], RecvFlags::PEEK | RecvFlags::DONTWAIT),
+        Ok((0, _))
+    )
 }

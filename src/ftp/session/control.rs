@@ -43,6 +43,19 @@ impl Control {
         }
     }
 
+    /// A duplicate of the underlying TCP socket (for liveness checks off the runtime).
+    pub fn dup_socket(&self) -> Option<std::os::fd::OwnedFd> {
+        let tcp = match &self.stream {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref().0,
+            Stream::Gone => return None,
+        };
+        socket2::SockRef::from(tcp)
+            .try_clone()
+            .ok()
+            .map(std::os::fd::OwnedFd::from)
+    }
+
     pub fn is_tls(&self) -> bool {
         matches!(self.stream, Stream::Tls(_))
     }

@@ -85,6 +85,7 @@ impl Session {
             },
             timeout: s.limits.data_timeout,
             ascii: self.ascii,
+            control: self.ctrl.dup_socket(),
         }
     }
 
