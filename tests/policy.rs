@@ -1,0 +1,125 @@
+//! The FXP / bounce policy over a raw control connection, with exact reply codes. The
+//! client plays a host of its own (127.0.0.3); 127.0.0.1/32 is the allowed FXP peer and
+//! 127.0.0.2 the "outside" host. Nothing here makes griddock connect off loopback.
+
+mod common;
+
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use common::ftp::Ftp;
+use common::Griddock;
+
+const CLIENT: [u8; 4] = [127, 0, 0, 3];
+
+fn server(mode: &str) -> Griddock {
+    Griddock::start(&format!(
+        "[ftp]\nfxp = \"{mode}\"\nfxp_allow = [\"127.0.0.1/32\"]\n[limits]\ndata_timeout = \"2s\"\n"
+    ))
+}
+
+fn client(g: &Griddock) -> Ftp {
+    let mut f = Ftp::connect_from(IpAddr::from(CLIENT), g.ftp);
+    f.login("anonymous", "x@y");
+    f
+}
+
+fn port_cmd(ip: [u8; 4], port: u16) -> String {
+    format!("PORT {},{},{},{},{},{}", ip[0], ip[1], ip[2], ip[3], port >> 8, port & 0xff)
+}
+
+#[test]
+fn active_targets_per_mode() {
+    let cases: &[(&str, [u8; 4], u16, u16)] = &[
+        ("allow-list", [127, 0, 0, 1], 40000, 200),
+        ("allow-list", CLIENT, 40000, 200),
+        ("allow-list", [127, 0, 0, 2], 40000, 504),
+        ("allow-list", [127, 0, 0, 1], 21, 504),
+        ("allow-list", [127, 0, 0, 1], 1023, 504),
+        ("allow-list", CLIENT, 80, 504),
+        ("off", CLIENT, 40000, 200),
+        ("off", [127, 0, 0, 1], 40000, 504),
+        ("off", [127, 0, 0, 2], 40000, 504),
+        ("any", [127, 0, 0, 2], 40000, 200),
+        ("any", [127, 0, 0, 2], 25, 504),
+    ];
+    for mode in ["allow-list", "off", "any"] {
+        let g = server(mode);
+        let mut f = client(&g);
+        for (_, ip, port, want) in cases.iter().filter(|c| c.0 == mode) {
+            let (code, text) = f.cmd(&port_cmd(*ip, *port));
+            assert_eq!(code, *want, "{mode} PORT {ip:?}:{port}: {text}");
+            let eprt = format!("EPRT |1|{}.{}.{}.{}|{port}|", ip[0], ip[1], ip[2], ip[3]);
+            let (code, text) = f.cmd(&eprt);
+            assert_eq!(code, *want, "{mode} {eprt}: {text}");
+        }
+        // A refused PORT leaves no data connection set up.
+        f.cmd(&port_cmd([127, 0, 0, 2], 40000));
+        if mode != "any" {
+            assert_eq!(f.code("RETR nothing"), 425);
+        }
+    }
+}
+
+#[test]
+fn refused_port_never_connects() {
+    // A listener on 127.0.0.2 records any connection griddock makes to it.
+    let trap = TcpListener::bind("127.0.0.2:0").unwrap();
+    trap.set_nonblocking(true).unwrap();
+    let port = trap.local_addr().unwrap().port();
+    let g = server("allow-list");
+    std::fs::write(g.data().join("f"), b"data").unwrap();
+    let mut f = client(&g);
+    assert_eq!(f.code(&port_cmd([127, 0, 0, 2], port)), 504);
+    assert_eq!(f.code("RETR f"), 425);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(trap.accept().is_err(), "griddock connected to a refused PORT target");
+}
+
+/// A stranger connecting to the passive port is dropped; the transfer still goes to the
+/// legitimate peer.
+#[test]
+fn passive_intruder_dropped_then_legit_peer_served() {
+    let g = server("allow-list");
+    std::fs::write(g.data().join("f"), b"payload").unwrap();
+    let mut f = client(&g);
+    let addr = f.pasv();
+    let (c, _) = f.cmd("RETR f");
+    assert_eq!(c, 150);
+    let intruder = connect_from([127, 0, 0, 2], addr);
+    assert!(closed_without_data(intruder), "intruder got data");
+    let mut legit = connect_from(CLIENT, addr);
+    let mut got = Vec::new();
+    legit.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"payload");
+    assert_eq!(f.reply().0, 226);
+}
+
+#[test]
+fn passive_off_mode_refuses_other_servers_and_times_out() {
+    let g = server("off");
+    std::fs::write(g.data().join("f"), b"payload").unwrap();
+    let mut f = client(&g);
+    let addr = f.pasv();
+    assert_eq!(f.cmd("RETR f").0, 150);
+    // 127.0.0.1 is in fxp_allow, but with fxp = "off" only the control peer may connect.
+    let other = connect_from([127, 0, 0, 1], addr);
+    assert!(closed_without_data(other));
+    assert_eq!(f.reply().0, 425, "no legitimate peer within data_timeout");
+    assert_eq!(f.code("NOOP"), 200, "session survives");
+}
+
+fn connect_from(ip: [u8; 4], addr: SocketAddr) -> TcpStream {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&SocketAddr::from((ip, 0)).into()).unwrap();
+    sock.connect(&addr.into()).unwrap();
+    let s: TcpStream = sock.into();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s
+}
+
+fn closed_without_data(mut s: TcpStream) -> bool {
+    let mut buf = Vec::new();
+    matches!(s.read_to_end(&mut buf), Ok(0) | Err(_)) && buf.is_empty()
+}
