@@ -26,7 +26,15 @@ fn client(g: &Griddock) -> Ftp {
 }
 
 fn port_cmd(ip: [u8; 4], port: u16) -> String {
-    format!("PORT {},{},{},{},{},{}", ip[0], ip[1], ip[2], ip[3], port >> 8, port & 0xff)
+    format!(
+        "PORT {},{},{},{},{},{}",
+        ip[0],
+        ip[1],
+        ip[2],
+        ip[3],
+        port >> 8,
+        port & 0xff
+    )
 }
 
 #[test]
@@ -74,7 +82,10 @@ fn refused_port_never_connects() {
     assert_eq!(f.code(&port_cmd([127, 0, 0, 2], port)), 504);
     assert_eq!(f.code("RETR f"), 425);
     std::thread::sleep(Duration::from_millis(300));
-    assert!(trap.accept().is_err(), "griddock connected to a refused PORT target");
+    assert!(
+        trap.accept().is_err(),
+        "griddock connected to a refused PORT target"
+    );
 }
 
 /// A stranger connecting to the passive port is dropped; the transfer still goes to the

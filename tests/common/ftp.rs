@@ -121,9 +121,10 @@ impl Ftp {
         self.reply().0
     }
 
-    /// Checks the control connection is closed by the server.
+    /// True when the server closes the control connection (whatever it sent last, e.g.
+    /// a TLS alert) within the read timeout.
     pub fn is_closed(&mut self) -> bool {
-        let mut b = [0u8; 1];
-        matches!(self.reader.read(&mut b), Ok(0) | Err(_))
+        let mut rest = Vec::new();
+        self.reader.read_to_end(&mut rest).is_ok()
     }
 }
