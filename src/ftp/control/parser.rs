@@ -461,7 +461,8 @@ mod tests {
     fn table_of_errors() {
         use ParseError as E;
         let syntax = |verb: &'static str| move |e: &ParseError| matches!(e, E::Syntax { verb: v, .. } if *v == verb);
-        let cases: Vec<(&[u8], Box<dyn Fn(&ParseError) -> bool>)> = vec![
+        type Check = Box<dyn Fn(&ParseError) -> bool>;
+        let cases: Vec<(&[u8], Check)> = vec![
             (b"", Box::new(|e| *e == E::Empty)),
             (b" USER x", Box::new(|e| *e == E::Empty)),
             (

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole griddock test suite: installs the real peers it needs from Debian when they
+# are missing, checks formatting and lints, then runs every test (unit + integration with
+# curl, lftp and vsftpd). Usage: ./scripts/test.sh [extra cargo test args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages providing the test peers (command → package).
+declare -A PEERS=(
+  [curl]=curl
+  [lftp]=lftp
+  [vsftpd]=vsftpd
+  [sha256sum]=coreutils
+  [openssl]=openssl
+  [kill]=procps
+)
+
+missing=()
+for cmd in "${!PEERS[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${PEERS[$cmd]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing test peers: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: need root (or sudo) to apt-get install: ${missing[*]}" >&2
+    SUDO=sudo
+  else
+    SUDO=
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# vsftpd's Debian package creates the unprivileged `ftp` user it runs anonymous sessions as.
+id ftp >/dev/null 2>&1 || echo "test.sh: warning: no 'ftp' user; vsftpd anonymous sessions will fail" >&2
+
+echo "test.sh: cargo fmt --check"
+cargo fmt --all -- --check
+echo "test.sh: cargo clippy"
+cargo clippy --all-targets --locked -- -D warnings
+echo "test.sh: cargo test"
+cargo test --locked "$@"

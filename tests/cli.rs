@@ -1,0 +1,147 @@
+//! The command line: check-config (errors name the key), passwd, zero-config start, and
+//! SIGTERM draining a running transfer before exiting 0.
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::ftp::Ftp;
+use common::{run, Griddock};
+
+fn check_config(toml: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, toml).unwrap();
+    let mut cmd = Command::new(Griddock::bin());
+    cmd.args(["check-config", "--config"])
+        .arg(&path)
+        .env_remove("GRIDDOCK_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
+}
+
+#[test]
+fn check_config_names_the_offending_key() {
+    let (ok, out) = check_config("[ftp]\nlisen = \"0.0.0.0:21\"\n", &[]);
+    assert!(!ok && out.contains("ftp.lisen"), "{out}");
+    let (ok, out) = check_config("[ftp]\npassive_ports = \"60000-50000\"\n", &[]);
+    assert!(
+        !ok && out.contains("ftp.passive_ports") && out.contains("60000-50000"),
+        "{out}"
+    );
+    let (ok, out) = check_config("", &[("GRIDDOCK_FTP__FXP", "sometimes")]);
+    assert!(!ok && out.contains("ftp.fxp"), "{out}");
+    let (ok, out) = check_config("", &[("GRIDDOCK_FTP__BOGUS", "1")]);
+    assert!(!ok && out.contains("bogus"), "{out}");
+}
+
+#[test]
+fn check_config_prints_the_effective_config() {
+    let (ok, out) = check_config(
+        "public_host = \"ftp.example.org\"\n",
+        &[("GRIDDOCK_FTP__LISTEN", "127.0.0.1:21")],
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("public_host = \"ftp.example.org\""), "{out}");
+    assert!(
+        out.contains("listen = \"127.0.0.1:21\""),
+        "env beats file and defaults: {out}"
+    );
+    assert!(out.contains("passive_ports = \"50000-50200\""), "{out}");
+}
+
+#[test]
+fn passwd_prints_an_argon2id_hash() {
+    let entry = common::user_entry("x", "pw", "read");
+    assert!(entry.contains("$argon2id$v=19$"), "{entry}");
+}
+
+#[test]
+fn sigterm_lets_a_running_transfer_finish_then_exits_zero() {
+    let mut g = Griddock::start("shutdown_grace = \"20s\"\n");
+    let size = 24 << 20;
+    std::fs::write(g.data().join("big"), vec![9u8; size]).unwrap();
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    let addr = f.pasv();
+    let mut data = TcpStream::connect(addr).unwrap();
+    assert_eq!(f.cmd("RETR big").0, 150);
+    let mut first = vec![0u8; 1 << 20];
+    data.read_exact(&mut first).unwrap();
+    // SIGTERM while the transfer is in flight (the client reads slowly).
+    let pid = g.pid().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        TcpStream::connect(g.ftp).is_err(),
+        "still accepting after SIGTERM"
+    );
+    let mut rest = Vec::new();
+    let started = Instant::now();
+    while let Ok(n) = data.by_ref().take(256 << 10).read_to_end(&mut rest) {
+        if n == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        first.len() + rest.len(),
+        size,
+        "transfer cut short by shutdown"
+    );
+    assert_eq!(f.reply().0, 226);
+    let status = g
+        .terminate(Duration::from_secs(10))
+        .expect("griddock did not exit");
+    assert_eq!(status.code(), Some(0));
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn zero_config_serves_data_read_only_with_a_self_signed_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/hello.txt"), b"hi").unwrap();
+    let ftp = common::free_port();
+    let http = common::free_port();
+    let (lo, hi) = common::free_range(20);
+    // Only the ports differ from the built-in defaults (2121 may be busy on this host).
+    let mut child = Command::new(Griddock::bin())
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("GRIDDOCK_FTP__LISTEN", format!("127.0.0.1:{ftp}"))
+        .env("GRIDDOCK_HTTP__LISTEN", format!("127.0.0.1:{http}"))
+        .env("GRIDDOCK_FTP__PASSIVE_PORTS", format!("{lo}-{hi}"))
+        .env_remove("GRIDDOCK_CONFIG")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !matches!(
+        common::http_get(([127, 0, 0, 1], http).into(), "/readyz"),
+        Ok((200, _))
+    ) {
+        assert!(Instant::now() < deadline, "not ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut f = Ftp::connect(([127, 0, 0, 1], ftp).into());
+    f.login("anonymous", "guest@");
+    assert_eq!(f.retr("hello.txt"), (226, b"hi".to_vec()));
+    assert_eq!(f.cmd("MKD x").0, 550, "anonymous is read-only by default");
+    let (_, feat) = f.cmd("FEAT");
+    assert!(feat.contains(" AUTH TLS"), "{feat}");
+    assert!(dir.path().join("state/tls/selfsigned.crt").exists());
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
