@@ -13,7 +13,7 @@ use super::data::TransferCtl;
 
 /// Largest single sendfile(2) request; the kernel caps one call at ~2 GiB anyway, and a
 /// moderate size keeps abort latency and progress reporting fine-grained.
-const CHUNK: u64 = 8 * 1024 * 1024;
+const CHUNK: u64 = 64 * 1024 * 1024;
 
 /// Sends `len` bytes of `file` starting at `offset` to the (blocking) socket `sock`.
 /// Returns the number of bytes sent; stops early with `Interrupted` when the transfer is

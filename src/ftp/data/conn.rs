@@ -24,7 +24,6 @@ impl DataConn {
         tls: Option<Arc<ServerConfig>>,
         timeout: Duration,
     ) -> io::Result<DataConn> {
-        let _ = stream.set_nodelay(true);
         let conn = match tls {
             None => DataConn::Plain(into_blocking(stream, timeout)?),
             Some(cfg) => {
