@@ -353,3 +353,25 @@ fn metrics_and_xferlog_match_the_transfers() {
     assert_eq!(g.http_get("/healthz").unwrap().0, 200);
     assert_eq!(g.http_get("/nope").unwrap().0, 404);
 }
+
+#[test]
+fn session_limit_and_login_timeout() {
+    let g = Griddock::start("[limits]\nmax_sessions = 2\nlogin_timeout = \"1s\"\n");
+    let mut a = Ftp::connect(g.ftp);
+    a.login("anonymous", "x");
+    let mut b = Ftp::connect(g.ftp);
+    // The third connection is turned away with 421 instead of a banner.
+    let mut c = TcpStream::connect(g.ftp).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut text = String::new();
+    c.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("421 "), "{text:?}");
+    // The session that never logs in is closed after login_timeout; the logged-in one is not.
+    let (code, text) = b.reply();
+    assert_eq!(code, 421, "{text}");
+    assert!(b.is_closed());
+    assert_eq!(a.code("NOOP"), 200);
+    // Its permit is back: a new session gets a banner.
+    let mut d = Ftp::connect(g.ftp);
+    assert_eq!(d.code("NOOP"), 200);
+}
