@@ -371,7 +371,8 @@ fn session_limit_and_login_timeout() {
     assert_eq!(code, 421, "{text}");
     assert!(b.is_closed());
     assert_eq!(a.code("NOOP"), 200);
-    // Its permit is back: a new session gets a banner.
+    // Its permit is back (released just after the close): a new session gets a banner.
+    std::thread::sleep(Duration::from_millis(200));
     let mut d = Ftp::connect(g.ftp);
     assert_eq!(d.code("NOOP"), 200);
 }
