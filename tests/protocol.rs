@@ -246,6 +246,10 @@ fn bad_input_gets_clear_replies_and_never_kills_the_server() {
     a.send_raw(b"this is not a TLS record\r\n");
     assert!(a.is_closed(), "garbage handshake closes cleanly");
     let mut b = Ftp::connect(g.ftp);
+    // Activity without logging in does not extend the login deadline.
+    assert_eq!(b.code("NOOP"), 200);
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(b.code("SYST"), 215);
     assert_eq!(b.code("AUTH TLS"), 234);
     b.send_raw(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00]);
     drop(b);
@@ -360,6 +364,10 @@ fn session_limit_and_login_timeout() {
     let mut a = Ftp::connect(g.ftp);
     a.login("anonymous", "x");
     let mut b = Ftp::connect(g.ftp);
+    // Activity without logging in does not extend the login deadline.
+    assert_eq!(b.code("NOOP"), 200);
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(b.code("SYST"), 215);
     // The third connection is turned away with 421 instead of a banner.
     let mut c = TcpStream::connect(g.ftp).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

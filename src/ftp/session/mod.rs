@@ -62,6 +62,7 @@ pub struct Session {
     pub(crate) failures: u32,
     pub(crate) transfer: Option<Running>,
     pending: VecDeque<Command>,
+    connected_at: Instant,
     last_activity: Instant,
 }
 
@@ -88,6 +89,7 @@ impl Session {
             failures: 0,
             transfer: None,
             pending: VecDeque::new(),
+            connected_at: Instant::now(),
             last_activity: Instant::now(),
         })
     }
@@ -110,6 +112,12 @@ impl Session {
 
     async fn serve(&mut self) -> io::Result<()> {
         loop {
+            if self.transfer.is_none() && self.ep.shutdown.is_cancelled() {
+                // Draining: the running transfer (if any) has finished; nothing new starts.
+                self.reply(421, "Server shutting down, closing control connection.")
+                    .await?;
+                return Ok(());
+            }
             if self.transfer.is_none() {
                 if let Some(cmd) = self.pending.pop_front() {
                     if self.run_command(cmd).await? == Flow::Close {
@@ -142,11 +150,13 @@ impl Session {
         }
     }
 
+    /// Idle sessions time out after `idle_timeout` without a command; sessions that have
+    /// not logged in are closed `login_timeout` after connecting, whatever they send.
     fn deadline(&self) -> Instant {
         let limits = &self.ep.settings.limits;
         match self.state {
             State::LoggedIn => self.last_activity + limits.idle_timeout,
-            _ => self.last_activity.min(Instant::now()) + limits.login_timeout,
+            _ => self.connected_at + limits.login_timeout,
         }
     }
 
