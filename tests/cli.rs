@@ -145,3 +145,39 @@ fn zero_config_serves_data_read_only_with_a_self_signed_certificate() {
         .status();
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+fn port_in_use_fails_clearly_and_never_reports_ready() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ftp = busy.local_addr().unwrap();
+    let http = common::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(Griddock::bin())
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("GRIDDOCK_FTP__LISTEN", ftp.to_string())
+        .env("GRIDDOCK_HTTP__LISTEN", format!("127.0.0.1:{http}"))
+        .env_remove("GRIDDOCK_CONFIG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready_seen = false;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        if let Ok((code, _)) = common::http_get(([127, 0, 0, 1], http).into(), "/readyz") {
+            ready_seen |= code == 200;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&ftp.to_string()),
+        "error names the address: {err}"
+    );
+    assert!(
+        !ready_seen,
+        "/readyz said ready while the FTP port could not be bound"
+    );
+}
