@@ -36,6 +36,10 @@ pub async fn serve(cfg: Config) -> Result<()> {
     let tracker = TaskTracker::new();
     let readiness = Readiness::new();
 
+    // Register every endpoint before /readyz can answer, so it never says ready early.
+    if cfg.ftp.enabled {
+        readiness.register("ftp");
+    }
     if cfg.http.enabled {
         let listener = bind("http", cfg.http.listen).await?;
         tracker.spawn(crate::http::serve(
@@ -46,7 +50,6 @@ pub async fn serve(cfg: Config) -> Result<()> {
         ));
     }
     if cfg.ftp.enabled {
-        readiness.register("ftp");
         let tls =
             (cfg.ftp.tls != FtpTlsMode::Off).then(|| crate::tls::server_config(Arc::clone(&certs)));
         let ep = Arc::new(Endpoint {
