@@ -13,12 +13,13 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::auth::Authenticator;
-use crate::config::{Config, FtpTlsMode};
+use crate::config::{Config, FtpTlsMode, TlsSource};
 use crate::ftp::data::FxpPolicy;
 use crate::ftp::{Endpoint, Settings};
-use crate::http::Readiness;
+use crate::http::{HttpState, Readiness};
 use crate::metrics::{Endpoint as EndpointLabel, Metrics};
 use crate::storage::DataRoot;
+use crate::tls::acme::AcmeManager;
 use crate::tls::CertStore;
 
 pub async fn serve(cfg: Config) -> Result<()> {
@@ -29,9 +30,10 @@ pub async fn serve(cfg: Config) -> Result<()> {
     let metrics = Metrics::new();
     let auth = Authenticator::new(&cfg.auth).context("loading [auth]")?;
     let _users_watch = auth.watch().context("watching the users file")?;
-    let certs = CertStore::from_config(&cfg.tls, &cfg.state_dir, &cfg.public_host)
-        .context("loading [tls]")?;
-    let _cert_watch = certs.watch().context("watching the certificate files")?;
+    let certs = CertStore::from_config(&cfg, Arc::clone(&metrics)).context("loading [tls]")?;
+    let _cert_watch = certs
+        .watch(&cfg)
+        .context("watching the certificate files")?;
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     let readiness = Readiness::new();
@@ -40,14 +42,38 @@ pub async fn serve(cfg: Config) -> Result<()> {
     if cfg.ftp.enabled {
         readiness.register("ftp");
     }
+    let http_state = HttpState {
+        metrics: Arc::clone(&metrics),
+        ready: readiness.clone(),
+        certs: Arc::clone(&certs),
+    };
     if cfg.http.enabled {
         let listener = bind("http", cfg.http.listen).await?;
         tracker.spawn(crate::http::serve(
             listener,
-            Arc::clone(&metrics),
-            readiness.clone(),
+            http_state.clone(),
             shutdown.clone(),
         ));
+    }
+    if cfg.https_enabled() {
+        let listener = bind("https", cfg.https.listen).await?;
+        let tls = crate::tls::https_config(Arc::clone(&certs));
+        tracker.spawn(crate::http::serve_tls(
+            listener,
+            tls,
+            http_state.clone(),
+            shutdown.clone(),
+        ));
+    }
+    if cfg.tls.source == TlsSource::Acme {
+        let acme = AcmeManager::new(
+            cfg.clone(),
+            Arc::clone(&certs),
+            readiness.clone(),
+            Arc::clone(&metrics),
+        );
+        // Not on the tracker: a pending issuance must not delay shutdown.
+        tokio::spawn(acme.run(shutdown.clone()));
     }
     if cfg.ftp.enabled {
         let tls =

@@ -33,6 +33,20 @@ enum Cmd {
     },
     /// Read a password on stdin and print its argon2id hash for the users file.
     Passwd,
+    /// Certificate commands.
+    Cert {
+        #[command(subcommand)]
+        command: CertCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertCmd {
+    /// Print source, subject, names, issuer, validity and next renewal.
+    Status {
+        #[arg(long, env = "GRIDDOCK_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -40,6 +54,15 @@ fn main() -> ExitCode {
         Cmd::Serve { config } => serve(config),
         Cmd::CheckConfig { config } => check_config(config),
         Cmd::Passwd => passwd(),
+        Cmd::Cert {
+            command: CertCmd::Status { config },
+        } => match load(config) {
+            Ok(cfg) => {
+                print!("{}", griddock::tls::status_report(&cfg));
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
     }
 }
 

@@ -74,6 +74,8 @@ pub struct Metrics {
     sent: Family<EpLabel, Counter>,
     received: Family<EpLabel, Counter>,
     login_failures: Family<EpLabel, Counter>,
+    cert_expiry: Gauge,
+    acme_failures: Counter,
 }
 
 impl Metrics {
@@ -87,6 +89,8 @@ impl Metrics {
             sent: Family::default(),
             received: Family::default(),
             login_failures: Family::default(),
+            cert_expiry: Gauge::default(),
+            acme_failures: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -120,6 +124,16 @@ impl Metrics {
             m.received.clone(),
         );
         registry.register("login_failures", "Failed logins", m.login_failures.clone());
+        registry.register(
+            "certificate_expiry_seconds",
+            "Unix time at which the served certificate expires (notAfter)",
+            m.cert_expiry.clone(),
+        );
+        registry.register(
+            "acme_failures",
+            "Failed ACME issuance attempts",
+            m.acme_failures.clone(),
+        );
         Arc::new(Metrics { registry, ..m })
     }
 
@@ -162,6 +176,14 @@ impl Metrics {
         self.login_failures
             .get_or_create(&EpLabel { endpoint: ep })
             .inc();
+    }
+
+    pub fn set_certificate_expiry(&self, unix_seconds: i64) {
+        self.cert_expiry.set(unix_seconds);
+    }
+
+    pub fn acme_failed(&self) {
+        self.acme_failures.inc();
     }
 
     /// OpenMetrics text exposition.

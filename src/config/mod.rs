@@ -11,7 +11,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-pub use types::{AnonymousMode, FtpTlsMode, FxpMode, LogFormat, PortRange, TlsSource};
+pub use types::{
+    AcmeChallenge, AnonymousMode, FtpTlsMode, FxpMode, LogFormat, PortRange, TlsSource,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -26,6 +28,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub auth: AuthConfig,
     pub tls: TlsConfig,
+    pub acme: AcmeConfig,
+    pub https: HttpsConfig,
     pub limits: LimitsConfig,
 }
 
@@ -64,6 +68,38 @@ pub struct TlsConfig {
     pub source: TlsSource,
     pub cert_file: Option<PathBuf>,
     pub key_file: Option<PathBuf>,
+    /// Also write the current chain and key as `hostcert.pem` / `hostkey.pem` here (the
+    /// /etc/grid-security layout grid tools expect).
+    pub export_dir: Option<PathBuf>,
+}
+
+/// `[acme]`: certificates from an RFC 8555 server (Let's Encrypt by default).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AcmeConfig {
+    /// `letsencrypt`, `letsencrypt-staging` or a directory URL.
+    pub directory: String,
+    pub email: Option<String>,
+    /// Names to certify; empty means `[public_host]`.
+    pub domains: Vec<String>,
+    pub challenge: AcmeChallenge,
+    /// PEM root to trust for a private ACME server (e.g. pebble).
+    pub ca_file: Option<PathBuf>,
+    /// Renew this long before expiry; default: once 2/3 of the lifetime has passed.
+    #[serde(with = "humantime_serde")]
+    pub renew_before: Option<Duration>,
+    /// First retry delay after a failure (doubles up to one hour, with jitter).
+    #[serde(with = "humantime_serde")]
+    pub retry_min: Duration,
+}
+
+/// `[https]`: health and metrics over TLS; also answers ACME tls-alpn-01 challenges.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpsConfig {
+    /// Off by default; switched on automatically for `acme.challenge = "tls-alpn-01"`.
+    pub enabled: bool,
+    pub listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,6 +126,8 @@ impl Default for Config {
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
             tls: TlsConfig::default(),
+            acme: AcmeConfig::default(),
+            https: HttpsConfig::default(),
             limits: LimitsConfig::default(),
         }
     }
@@ -138,7 +176,60 @@ impl Default for TlsConfig {
             source: TlsSource::SelfSigned,
             cert_file: None,
             key_file: None,
+            export_dir: None,
         }
+    }
+}
+
+impl Default for AcmeConfig {
+    fn default() -> Self {
+        Self {
+            directory: "letsencrypt-staging".into(),
+            email: None,
+            domains: Vec::new(),
+            challenge: AcmeChallenge::Http01,
+            ca_file: None,
+            renew_before: None,
+            retry_min: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Default for HttpsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: ([0, 0, 0, 0], 8443).into(),
+        }
+    }
+}
+
+impl AcmeConfig {
+    /// The directory URL (`letsencrypt` and `letsencrypt-staging` are shorthands).
+    pub fn directory_url(&self) -> &str {
+        match self.directory.as_str() {
+            "letsencrypt" => "https://acme-v02.api.letsencrypt.org/directory",
+            "letsencrypt-staging" => "https://acme-staging-v02.api.letsencrypt.org/directory",
+            url => url,
+        }
+    }
+}
+
+impl Config {
+    /// The names an ACME certificate covers.
+    pub fn acme_domains(&self) -> Vec<String> {
+        if self.acme.domains.is_empty() {
+            vec![self.public_host.clone()]
+        } else {
+            self.acme.domains.clone()
+        }
+    }
+
+    /// Whether the HTTPS listener runs (explicitly, or for tls-alpn-01).
+    pub fn https_enabled(&self) -> bool {
+        self.https.enabled
+            || (self.tls.source == TlsSource::Acme
+                && self.acme.challenge == AcmeChallenge::TlsAlpn01)
     }
 }
 
@@ -202,6 +293,25 @@ impl Config {
                 "tls.cert_file",
                 "source = \"files\" needs cert_file and key_file",
             ));
+        }
+        if self.tls.source == TlsSource::Acme {
+            let url = self.acme.directory_url();
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(ConfigError::at(
+                    "acme.directory",
+                    "letsencrypt, letsencrypt-staging or an http(s) URL",
+                ));
+            }
+            if self
+                .acme_domains()
+                .iter()
+                .any(|d| d.parse::<std::net::IpAddr>().is_ok())
+            {
+                return Err(ConfigError::at(
+                    "acme.domains",
+                    "ACME needs DNS names (set public_host or acme.domains to the server's domain)",
+                ));
+            }
         }
         if self.limits.max_sessions == 0 {
             return Err(ConfigError::at("limits.max_sessions", "must be at least 1"));

@@ -1,5 +1,7 @@
 //! The HTTP endpoint (RFC 9110/9112 over hyper): `/healthz` (process alive), `/readyz`
-//! (every registered component ready) and `/metrics` (OpenMetrics text).
+//! (every registered component ready), `/metrics` (OpenMetrics text) and ACME http-01
+//! answers under `/.well-known/acme-challenge/` (RFC 8555 §8.3). The same routes are served
+//! over TLS by the HTTPS listener, which also completes tls-alpn-01 handshakes (RFC 8737).
 
 mod readiness;
 
@@ -20,14 +22,46 @@ use tracing::{debug, info};
 pub use readiness::Readiness;
 
 use crate::metrics::Metrics;
+use crate::tls::{CertStore, ACME_TLS_ALPN};
+
+/// What the HTTP(S) handlers need.
+#[derive(Clone)]
+pub struct HttpState {
+    pub metrics: Arc<Metrics>,
+    pub ready: Readiness,
+    pub certs: Arc<CertStore>,
+}
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// Serves until `shutdown`; in-flight requests finish.
-pub async fn serve(
+/// Serves plain HTTP until `shutdown`; in-flight requests finish.
+pub async fn serve(listener: TcpListener, state: HttpState, shutdown: CancellationToken) {
+    accept_loop(listener, state, None, shutdown).await;
+    info!(endpoint = "http", "listener stopped");
+}
+
+/// Serves HTTPS with `tls` until `shutdown`; `acme-tls/1` handshakes end after the
+/// handshake (the validator only checks the certificate).
+pub async fn serve_tls(
     listener: TcpListener,
-    metrics: Arc<Metrics>,
-    ready: Readiness,
+    tls: Arc<rustls::ServerConfig>,
+    state: HttpState,
+    shutdown: CancellationToken,
+) {
+    accept_loop(
+        listener,
+        state,
+        Some(tokio_rustls::TlsAcceptor::from(tls)),
+        shutdown,
+    )
+    .await;
+    info!(endpoint = "https", "listener stopped");
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    state: HttpState,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: CancellationToken,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -38,33 +72,71 @@ pub async fn serve(
                 Ok(a) => a,
                 Err(e) => {
                     debug!(error = %e, "http accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }
             },
         };
-        let (metrics, ready) = (Arc::clone(&metrics), ready.clone());
+        let state = state.clone();
         let service = service_fn(move |req| {
-            let resp = route(&req, &metrics, &ready);
+            let resp = route(&req, &state);
             async move { Ok::<_, Infallible>(resp) }
         });
-        let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                debug!(%peer, error = %e, "http connection error");
+        match &tls {
+            None => {
+                let conn = graceful
+                    .watch(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        debug!(%peer, error = %e, "http connection error");
+                    }
+                });
             }
-        });
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let handshake = tokio::time::timeout(
+                        std::time::Duration::from_secs(10),
+                        acceptor.accept(stream),
+                    );
+                    let Ok(Ok(tls)) = handshake.await else {
+                        debug!(%peer, "https handshake failed");
+                        return;
+                    };
+                    if tls.get_ref().1.alpn_protocol() == Some(ACME_TLS_ALPN) {
+                        debug!(%peer, "tls-alpn-01 validation handshake");
+                        return;
+                    }
+                    let conn = watcher
+                        .watch(http1::Builder::new().serve_connection(TokioIo::new(tls), service));
+                    if let Err(e) = conn.await {
+                        debug!(%peer, error = %e, "https connection error");
+                    }
+                });
+            }
+        }
     }
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;
-    info!(endpoint = "http", "listener stopped");
 }
 
-fn route(req: &Request<Incoming>, metrics: &Metrics, ready: &Readiness) -> Response<Full<Bytes>> {
+fn route(req: &Request<Incoming>, state: &HttpState) -> Response<Full<Bytes>> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(
             StatusCode::METHOD_NOT_ALLOWED,
             "method not allowed\n".into(),
         );
+    }
+    let (metrics, ready) = (&state.metrics, &state.ready);
+    if let Some(token) = req
+        .uri()
+        .path()
+        .strip_prefix("/.well-known/acme-challenge/")
+    {
+        return match state.certs.http_challenge(token) {
+            Some(key_auth) => text(StatusCode::OK, key_auth),
+            None => text(StatusCode::NOT_FOUND, "no such challenge\n".into()),
+        };
     }
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "ok\n".into()),

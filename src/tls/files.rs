@@ -1,7 +1,10 @@
-//! Certificates from PEM files (chain + PKCS#8/PKCS#1/SEC1 key), reloaded when they change.
-//! The parent directories are watched (editors and Kubernetes secret mounts replace files
-//! by rename or by swapping a `..data` symlink); a broken new pair keeps the old one.
+//! Certificates from PEM (RFC 7468): a chain plus a PKCS#8, PKCS#1 or SEC1 key, checked to
+//! match. The `files` source is reloaded when the files change: the parent directories
+//! are watched (editors and Kubernetes secret mounts replace files by rename or by swapping
+//! a `..data` symlink); a broken new pair is rejected and the old one stays.
 
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,46 +14,71 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 use tracing::warn;
 
-use super::{CertStore, TlsError};
+use super::{CertStore, Material, TlsError};
 
 /// Keeps the file watcher alive; dropping it stops reloading.
 pub struct CertWatcher {
     _watcher: RecommendedWatcher,
 }
 
-pub fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
-    let chain = read_chain(cert)?;
-    let key_der = read_key(key)?;
+pub fn read_material(cert: &Path, key: &Path) -> Result<Material, TlsError> {
+    let chain_pem = std::fs::read(cert).map_err(|e| TlsError::file(cert, e))?;
+    let key_pem = std::fs::read(key).map_err(|e| TlsError::file(key, e))?;
+    parse_material(chain_pem, key_pem).map_err(|e| match e {
+        TlsError::Config(reason) => TlsError::file(cert, reason),
+        other => other,
+    })
+}
+
+/// Builds the rustls key from PEM and checks that key and leaf certificate match.
+pub fn parse_material(chain_pem: Vec<u8>, key_pem: Vec<u8>) -> Result<Material, TlsError> {
+    let chain: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut &chain_pem[..])
+        .collect::<Result<_, _>>()
+        .map_err(|e| TlsError::Config(format!("bad certificate PEM: {e}")))?;
+    if chain.is_empty() {
+        return Err(TlsError::Config("no certificate in PEM".into()));
+    }
+    let key_der: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut &key_pem[..])
+        .map_err(|e| TlsError::Config(format!("bad key PEM: {e}")))?
+        .ok_or_else(|| TlsError::Config("no private key in PEM".into()))?;
     let provider = rustls::crypto::ring::default_provider();
     let signing = provider
         .key_provider
         .load_private_key(key_der)
-        .map_err(|e| TlsError::file(key, e))?;
-    let ck = CertifiedKey::new(chain, signing);
-    match ck.keys_match() {
-        Ok(()) => Ok(ck),
+        .map_err(|e| TlsError::Config(format!("unusable key: {e}")))?;
+    let key = CertifiedKey::new(chain, signing);
+    match key.keys_match() {
         Err(rustls::Error::InconsistentKeys(_)) => Err(TlsError::KeyMismatch),
-        // Unknown: the key type cannot expose its public key; accept.
-        Err(_) => Ok(ck),
+        // Ok, or a key type that cannot expose its public key: accept.
+        _ => Ok(Material {
+            key,
+            chain_pem,
+            key_pem,
+        }),
     }
 }
 
-fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let data = std::fs::read(path).map_err(|e| TlsError::file(path, e))?;
-    let chain: Vec<_> = rustls_pemfile::certs(&mut &data[..])
-        .collect::<Result<_, _>>()
-        .map_err(|e| TlsError::file(path, e))?;
-    if chain.is_empty() {
-        return Err(TlsError::file(path, "no certificate in PEM file"));
-    }
-    Ok(chain)
+/// Writes `hostcert.pem` (0644) and `hostkey.pem` (0400, as Globus tools require).
+pub fn export(dir: &Path, m: &Material) -> Result<(), TlsError> {
+    std::fs::create_dir_all(dir).map_err(|e| TlsError::file(dir, e))?;
+    write_atomic(&dir.join("hostcert.pem"), &m.chain_pem, 0o644)?;
+    write_atomic(&dir.join("hostkey.pem"), &m.key_pem, 0o400)
 }
 
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    let data = std::fs::read(path).map_err(|e| TlsError::file(path, e))?;
-    rustls_pemfile::private_key(&mut &data[..])
-        .map_err(|e| TlsError::file(path, e))?
-        .ok_or_else(|| TlsError::file(path, "no private key in PEM file"))
+/// Writes via a temp file and rename, creating the file with `mode` (keys never appear
+/// world-readable, not even briefly).
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), TlsError> {
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(|e| TlsError::file(&tmp, e))?;
+    f.write_all(data).map_err(|e| TlsError::file(&tmp, e))?;
+    f.sync_all().map_err(|e| TlsError::file(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| TlsError::file(path, e))
 }
 
 pub fn watch(store: Arc<CertStore>, cert: PathBuf, key: PathBuf) -> Result<CertWatcher, TlsError> {
@@ -92,14 +120,10 @@ fn reload_loop(store: &CertStore, cert: &Path, key: &Path, rx: &std::sync::mpsc:
     while rx.recv().is_ok() {
         std::thread::sleep(Duration::from_millis(300));
         while rx.try_recv().is_ok() {}
-        match load_certified_key(cert, key) {
-            Ok(new) if same_leaf(&new, &store.current()) => {}
-            Ok(new) => store.swap(new),
+        match read_material(cert, key) {
+            Ok(new) if new.key.cert.first() == store.current().cert.first() => {}
+            Ok(new) => store.install(new),
             Err(e) => warn!(error = %e, "new certificate rejected, keeping the current one"),
         }
     }
-}
-
-fn same_leaf(a: &CertifiedKey, b: &CertifiedKey) -> bool {
-    a.cert.first() == b.cert.first()
 }

@@ -2,26 +2,24 @@
 //! and kept in `<state_dir>/tls/` so clients can pin or trust it.
 
 use std::fs;
-use std::io::Write;
 use std::net::IpAddr;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use rcgen::{CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, SanType};
-use rustls::sign::CertifiedKey;
 use tracing::{info, warn};
 
-use super::{files, TlsError};
+use super::{files, Material, TlsError};
 
 pub const CERT_NAME: &str = "selfsigned.crt";
 pub const KEY_NAME: &str = "selfsigned.key";
 
-pub fn load_or_create(state_dir: &Path, public_host: &str) -> Result<CertifiedKey, TlsError> {
+pub fn load_or_create(state_dir: &Path, public_host: &str) -> Result<Material, TlsError> {
     let dir = state_dir.join("tls");
     let (cert, key) = (dir.join(CERT_NAME), dir.join(KEY_NAME));
     if cert.exists() && key.exists() {
-        match files::load_certified_key(&cert, &key) {
-            Ok(k) => return Ok(k),
+        match files::read_material(&cert, &key) {
+            Ok(m) if still_valid(&m) => return Ok(m),
+            Ok(_) => warn!("stored self-signed certificate expired, generating a new one"),
             Err(e) => {
                 warn!(error = %e, "stored self-signed certificate unusable, generating a new one")
             }
@@ -29,10 +27,18 @@ pub fn load_or_create(state_dir: &Path, public_host: &str) -> Result<CertifiedKe
     }
     let (cert_pem, key_pem) = generate(public_host)?;
     fs::create_dir_all(&dir).map_err(|e| TlsError::file(&dir, e))?;
-    write_file(&key, key_pem.as_bytes(), 0o600)?;
-    write_file(&cert, cert_pem.as_bytes(), 0o644)?;
+    files::write_atomic(&key, key_pem.as_bytes(), 0o600)?;
+    files::write_atomic(&cert, cert_pem.as_bytes(), 0o644)?;
     info!(path = %cert.display(), "generated a self-signed certificate");
-    files::load_certified_key(&cert, &key)
+    files::read_material(&cert, &key)
+}
+
+fn still_valid(m: &Material) -> bool {
+    m.key
+        .cert
+        .first()
+        .and_then(|c| super::x509::CertInfo::from_der(c.as_ref()))
+        .is_some_and(|i| i.not_after > std::time::SystemTime::now())
 }
 
 fn generate(public_host: &str) -> Result<(String, String), TlsError> {
@@ -63,17 +69,4 @@ fn san(name: &str) -> Option<SanType> {
         Ok(ip) => Some(SanType::IpAddress(ip)),
         Err(_) => name.to_string().try_into().ok().map(SanType::DnsName),
     }
-}
-
-fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), TlsError> {
-    let tmp = path.with_extension("tmp");
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)
-        .map_err(|e| TlsError::file(&tmp, e))?;
-    f.write_all(data).map_err(|e| TlsError::file(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| TlsError::file(path, e))
 }

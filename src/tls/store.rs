@@ -1,72 +1,149 @@
 //! [`CertStore`]: the current certificate behind `ArcSwap`, served to every handshake
-//! through rustls' `ResolvesServerCert`. Swapping never disturbs established sessions.
+//! through rustls' `ResolvesServerCert` (RFC 8446 §4.4.2). Installing a new one never
+//! disturbs established sessions. ACME tls-alpn-01 challenge certificates (RFC 8737 §3) are
+//! answered from the same resolver for ClientHellos offering `acme-tls/1`.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
-use tracing::info;
+use tracing::{info, warn};
 
-use super::{files, selfsigned, TlsError};
-use crate::config::{TlsConfig, TlsSource};
+use super::x509::{rfc3339, CertInfo};
+use super::{files, selfsigned, Material, TlsError};
+use crate::config::{Config, TlsSource};
+use crate::metrics::Metrics;
+
+/// ALPN protocol of the tls-alpn-01 challenge (RFC 8737 §6.2).
+pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 
 pub struct CertStore {
     current: ArcSwap<CertifiedKey>,
-    source: TlsConfig,
+    source: TlsSource,
+    alpn: Mutex<HashMap<String, Arc<CertifiedKey>>>,
+    http: Mutex<HashMap<String, String>>,
+    export_dir: Option<PathBuf>,
+    metrics: Arc<Metrics>,
 }
 
 impl fmt::Debug for CertStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CertStore")
-            .field("source", &self.source.source)
+            .field("source", &self.source)
             .finish()
     }
 }
 
 impl CertStore {
-    pub fn from_config(
-        cfg: &TlsConfig,
-        state_dir: &Path,
-        public_host: &str,
-    ) -> Result<Arc<CertStore>, TlsError> {
-        let key = match (cfg.source, &cfg.cert_file, &cfg.key_file) {
-            (TlsSource::Files, Some(cert), Some(key)) => load_key(cert, key)?,
+    /// The store with its first certificate: self-signed, from files, or (ACME) the stored
+    /// certificate when still valid, else a self-signed fallback until issuance succeeds.
+    pub fn from_config(cfg: &Config, metrics: Arc<Metrics>) -> Result<Arc<CertStore>, TlsError> {
+        let tls = &cfg.tls;
+        let first = match (tls.source, &tls.cert_file, &tls.key_file) {
+            (TlsSource::Files, Some(cert), Some(key)) => files::read_material(cert, key)?,
             (TlsSource::Files, _, _) => {
-                return Err(TlsError::file(
-                    Path::new("tls"),
-                    "cert_file and key_file required",
+                return Err(TlsError::Config(
+                    "tls.cert_file and tls.key_file are required".into(),
                 ))
             }
-            (TlsSource::SelfSigned, _, _) => selfsigned::load_or_create(state_dir, public_host)?,
+            (TlsSource::Acme, _, _) => match super::acme::stored_material(cfg) {
+                Some(m) => m,
+                None => selfsigned::load_or_create(&cfg.state_dir, &cfg.public_host)?,
+            },
+            (TlsSource::SelfSigned, _, _) => {
+                selfsigned::load_or_create(&cfg.state_dir, &cfg.public_host)?
+            }
         };
         let store = Arc::new(CertStore {
-            current: ArcSwap::from_pointee(key),
-            source: cfg.clone(),
+            current: ArcSwap::from_pointee(first.key.clone()),
+            source: tls.source,
+            alpn: Mutex::new(HashMap::new()),
+            http: Mutex::new(HashMap::new()),
+            export_dir: tls.export_dir.clone(),
+            metrics,
         });
-        info!(source = ?cfg.source, serial = %store.serial_hex(), "certificate loaded");
+        store.after_install(&first);
         Ok(store)
+    }
+
+    pub fn source(&self) -> TlsSource {
+        self.source
     }
 
     pub fn current(&self) -> Arc<CertifiedKey> {
         self.current.load_full()
     }
 
-    pub fn swap(&self, new: CertifiedKey) {
-        self.current.store(Arc::new(new));
-        info!(serial = %self.serial_hex(), "certificate swapped");
+    pub fn info(&self) -> Option<CertInfo> {
+        self.current()
+            .cert
+            .first()
+            .and_then(|c| CertInfo::from_der(c.as_ref()))
+    }
+
+    /// Atomically replaces the certificate for all new handshakes.
+    pub fn install(&self, m: Material) {
+        self.current.store(Arc::new(m.key.clone()));
+        self.after_install(&m);
+    }
+
+    fn after_install(&self, m: &Material) {
+        let info = self.info();
+        if let Some(i) = &info {
+            let expiry = i
+                .not_after
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            self.metrics.set_certificate_expiry(expiry as i64);
+            info!(serial = %i.serial_hex, subject = %i.subject, not_after = %rfc3339(i.not_after), "certificate installed");
+        }
+        if let Some(dir) = &self.export_dir {
+            if let Err(e) = files::export(dir, m) {
+                warn!(error = %e, "cannot export hostcert.pem/hostkey.pem");
+            }
+        }
+    }
+
+    /// Publishes (or with `None` withdraws) a tls-alpn-01 challenge certificate.
+    pub fn set_alpn_challenge(&self, domain: &str, cert: Option<CertifiedKey>) {
+        if let Ok(mut map) = self.alpn.lock() {
+            match cert {
+                Some(c) => map.insert(domain.to_ascii_lowercase(), Arc::new(c)),
+                None => map.remove(&domain.to_ascii_lowercase()),
+            };
+        }
+    }
+
+    /// Publishes (or withdraws) an http-01 key authorization for `token`.
+    pub fn set_http_challenge(&self, token: &str, key_authorization: Option<String>) {
+        if let Ok(mut map) = self.http.lock() {
+            match key_authorization {
+                Some(k) => map.insert(token.to_string(), k),
+                None => map.remove(token),
+            };
+        }
+    }
+
+    pub fn clear_http_challenges(&self) {
+        if let Ok(mut map) = self.http.lock() {
+            map.clear();
+        }
+    }
+
+    /// The key authorization for `/.well-known/acme-challenge/<token>`.
+    pub fn http_challenge(&self, token: &str) -> Option<String> {
+        self.http.lock().ok()?.get(token).cloned()
     }
 
     /// Starts reloading on file changes (files source); `None` for other sources.
-    pub fn watch(self: &Arc<Self>) -> Result<Option<files::CertWatcher>, TlsError> {
-        match (
-            self.source.source,
-            &self.source.cert_file,
-            &self.source.key_file,
-        ) {
+    pub fn watch(self: &Arc<Self>, cfg: &Config) -> Result<Option<files::CertWatcher>, TlsError> {
+        match (self.source, &cfg.tls.cert_file, &cfg.tls.key_file) {
             (TlsSource::Files, Some(c), Some(k)) => {
                 files::watch(Arc::clone(self), c.clone(), k.clone()).map(Some)
             }
@@ -74,52 +151,26 @@ impl CertStore {
         }
     }
 
-    /// The leaf certificate's serial number in hex, for logs.
+    /// The leaf certificate's serial number in hex, for logs and tests.
     pub fn serial_hex(&self) -> String {
-        let cur = self.current();
-        cur.cert
-            .first()
-            .and_then(|c| x509_serial(c.as_ref()))
-            .unwrap_or_else(|| "?".into())
+        self.info().map_or_else(|| "?".into(), |i| i.serial_hex)
     }
-}
 
-fn load_key(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
-    files::load_certified_key(cert, key)
-}
-
-/// Extracts the serial from a DER certificate without a full X.509 parser: the serial
-/// is the first INTEGER of TBSCertificate after the optional [0] version.
-fn x509_serial(der: &[u8]) -> Option<String> {
-    fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-        let (&tag, rest) = b.split_first()?;
-        let (&l0, rest) = rest.split_first()?;
-        let (len, rest) = if l0 < 0x80 {
-            (usize::from(l0), rest)
-        } else {
-            let n = usize::from(l0 & 0x7f);
-            if n == 0 || n > 4 || rest.len() < n {
-                return None;
-            }
-            let len = rest[..n]
-                .iter()
-                .fold(0usize, |a, &x| (a << 8) | usize::from(x));
-            (len, &rest[n..])
-        };
-        if rest.len() < len {
+    fn challenge_for(&self, hello: &ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let mut alpn = hello.alpn()?;
+        if !alpn.any(|p| p == ACME_TLS_ALPN) {
             return None;
         }
-        Some((tag, &rest[..len], &rest[len..]))
+        let name = hello.server_name()?.to_ascii_lowercase();
+        self.alpn.lock().ok()?.get(&name).cloned()
     }
-    let (_, cert, _) = tlv(der)?;
-    let (_, tbs, _) = tlv(cert)?;
-    let (tag, body, rest) = tlv(tbs)?;
-    let serial = if tag == 0xa0 { tlv(rest)?.1 } else { body };
-    Some(serial.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 impl ResolvesServerCert for CertStore {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if let Some(challenge) = self.challenge_for(&hello) {
+            return Some(challenge);
+        }
         Some(self.current())
     }
 }
@@ -127,11 +178,22 @@ impl ResolvesServerCert for CertStore {
 /// rustls server configuration for FTPS/HTTPS: TLS 1.2 and 1.3, certificate from the
 /// store, a session cache so data connections can resume the control session.
 pub fn server_config(store: Arc<CertStore>) -> Arc<ServerConfig> {
+    Arc::new(base_config(store))
+}
+
+/// The HTTPS listener's configuration: also offers `acme-tls/1` for tls-alpn-01.
+pub fn https_config(store: Arc<CertStore>) -> Arc<ServerConfig> {
+    let mut cfg = base_config(store);
+    cfg.alpn_protocols = vec![ACME_TLS_ALPN.to_vec(), b"http/1.1".to_vec()];
+    Arc::new(cfg)
+}
+
+fn base_config(store: Arc<CertStore>) -> ServerConfig {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .expect("ring supports TLS 1.2 and 1.3");
     let mut cfg = builder.with_no_client_auth().with_cert_resolver(store);
     cfg.session_storage = rustls::server::ServerSessionMemoryCache::new(4096);
-    Arc::new(cfg)
+    cfg
 }
