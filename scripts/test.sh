@@ -13,6 +13,7 @@ declare -A PEERS=(
   [sha256sum]=coreutils
   [openssl]=openssl
   [kill]=procps
+  [pebble]=pebble
 )
 
 missing=()

@@ -31,6 +31,10 @@ use crate::metrics::Metrics;
 /// Longest wait between retries or renewal checks.
 const MAX_WAIT: Duration = Duration::from_secs(3600);
 
+/// Issuances re-run at once when the server kept rejecting nonces (RFC 8555 §6.5: a
+/// badNonce is retried with a fresh nonce; instant-acme already retries each request twice).
+const BAD_NONCE_RERUNS: u32 = 8;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AcmeError {
     #[error("ACME: {0}")]
@@ -43,6 +47,13 @@ pub enum AcmeError {
     Csr(#[from] rcgen::Error),
     #[error(transparent)]
     Tls(#[from] super::TlsError),
+}
+
+impl AcmeError {
+    fn is_bad_nonce(&self) -> bool {
+        matches!(self, AcmeError::Protocol(instant_acme::Error::Api(p))
+            if p.r#type.as_deref() == Some("urn:ietf:params:acme:error:badNonce"))
+    }
 }
 
 /// Where the account and certificate for this directory URL live.
@@ -101,7 +112,7 @@ impl AcmeManager {
                     _ = tokio::time::sleep(wait.min(MAX_WAIT)) => continue,
                 }
             }
-            match self.issue().await {
+            match self.issue_retrying_bad_nonces().await {
                 Ok(()) => delay = self.cfg.acme.retry_min,
                 Err(e) => {
                     self.metrics.acme_failed();
@@ -193,6 +204,22 @@ impl AcmeManager {
         write_atomic(&path, &json, 0o600)?;
         info!(account = account.id(), "created an ACME account");
         Ok(account)
+    }
+
+    async fn issue_retrying_bad_nonces(&mut self) -> Result<(), AcmeError> {
+        let mut reruns = 0;
+        loop {
+            match self.issue().await {
+                Err(e) if e.is_bad_nonce() && reruns < BAD_NONCE_RERUNS => {
+                    reruns += 1;
+                    info!(
+                        reruns,
+                        "ACME server rejected nonces repeatedly; re-running the issuance"
+                    );
+                }
+                other => return other,
+            }
+        }
     }
 
     /// One complete issuance: order, challenges, finalize, persist, install.

@@ -102,3 +102,62 @@ pub fn rfc3339(t: SystemTime) -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| "?".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(not_before: u64, not_after: u64) -> CertInfo {
+        CertInfo {
+            serial_hex: "01".into(),
+            subject: "CN=x".into(),
+            issuer: "CN=ca".into(),
+            names: vec!["a.example".into(), "B.example".into()],
+            not_before: UNIX_EPOCH + Duration::from_secs(not_before),
+            not_after: UNIX_EPOCH + Duration::from_secs(not_after),
+            serial_der: vec![1],
+            aki: None,
+        }
+    }
+
+    #[test]
+    fn renewal_times() {
+        let i = info(900, 1800);
+        assert_eq!(
+            i.renewal_due(None),
+            UNIX_EPOCH + Duration::from_secs(1500),
+            "2/3 of the lifetime"
+        );
+        assert_eq!(
+            i.renewal_due(Some(Duration::from_secs(100))),
+            UNIX_EPOCH + Duration::from_secs(1700)
+        );
+        assert_eq!(
+            i.renewal_due(Some(Duration::from_secs(5000))),
+            UNIX_EPOCH + Duration::from_secs(900)
+        );
+    }
+
+    #[test]
+    fn coverage_is_case_insensitive() {
+        let i = info(0, 1);
+        assert!(i.covers(&["b.example".into(), "a.example".into()]));
+        assert!(!i.covers(&["c.example".into()]));
+    }
+
+    #[test]
+    fn parses_a_generated_certificate() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let params =
+            rcgen::CertificateParams::new(vec!["host.example".into(), "127.0.0.1".into()]).unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let i = CertInfo::from_der(cert.der()).unwrap();
+        assert!(
+            i.names.contains(&"host.example".to_string()),
+            "{:?}",
+            i.names
+        );
+        assert!(i.not_after > i.not_before);
+        assert!(!i.serial_hex.is_empty());
+    }
+}

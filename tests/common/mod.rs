@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod ftp;
+pub mod pebble;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -95,6 +96,7 @@ pub struct Griddock {
     pub dir: tempfile::TempDir,
     pub ftp: SocketAddr,
     pub http: SocketAddr,
+    pub https: SocketAddr,
     pub passive: (u16, u16),
 }
 
@@ -110,23 +112,39 @@ impl Griddock {
     }
 
     pub fn start_with_env(toml: &str, env: &[(&str, &str)]) -> Griddock {
+        let mut g = Self::prepare();
+        g.launch(toml, env);
+        g
+    }
+
+    /// A temp dir and free ports, nothing running yet (peers that must know griddock's
+    /// ports, like pebble, are configured in between).
+    pub fn prepare() -> Griddock {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
-        let base = format!(
-            "data_dir = \"{}\"\nstate_dir = \"{}\"\n",
-            dir.path().join("data").display(),
-            dir.path().join("state").display()
-        );
-        std::fs::write(dir.path().join("griddock.toml"), format!("{base}{toml}")).unwrap();
-        let mut g = Griddock {
+        Griddock {
             child: None,
             ftp: ([127, 0, 0, 1], free_port()).into(),
             http: ([127, 0, 0, 1], free_port()).into(),
+            https: ([127, 0, 0, 1], free_port()).into(),
             passive: free_range(40),
             dir,
-        };
-        g.spawn(env);
-        g
+        }
+    }
+
+    /// Writes the config (`toml` plus data_dir/state_dir) and starts griddock.
+    pub fn launch(&mut self, toml: &str, env: &[(&str, &str)]) {
+        let base = format!(
+            "data_dir = \"{}\"\nstate_dir = \"{}\"\n",
+            self.dir.path().join("data").display(),
+            self.dir.path().join("state").display()
+        );
+        std::fs::write(
+            self.dir.path().join("griddock.toml"),
+            format!("{base}{toml}"),
+        )
+        .unwrap();
+        self.spawn(env);
     }
 
     fn spawn(&mut self, env: &[(&str, &str)]) {
@@ -136,6 +154,7 @@ impl Griddock {
             .arg(self.dir.path().join("griddock.toml"))
             .env("GRIDDOCK_FTP__LISTEN", self.ftp.to_string())
             .env("GRIDDOCK_HTTP__LISTEN", self.http.to_string())
+            .env("GRIDDOCK_HTTPS__LISTEN", self.https.to_string())
             .env(
                 "GRIDDOCK_FTP__PASSIVE_PORTS",
                 format!("{}-{}", self.passive.0, self.passive.1),
@@ -163,6 +182,28 @@ impl Griddock {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("griddock not ready within 20 s:\n{}", self.log());
+    }
+
+    /// Stops (SIGTERM) and starts again with the same directory, config and ports.
+    pub fn restart(&mut self, env: &[(&str, &str)]) {
+        let status = self.terminate(Duration::from_secs(10));
+        assert!(status.is_some(), "griddock did not stop");
+        let log = self.dir.path().join("griddock.log");
+        let old = std::fs::read_to_string(&log).unwrap_or_default();
+        std::fs::write(self.dir.path().join("griddock.log.1"), old).unwrap();
+        self.spawn(env);
+    }
+
+    /// Polls the log until `needle` appears (returns false after `timeout`).
+    pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
     }
 
     pub fn data(&self) -> PathBuf {
