@@ -60,7 +60,10 @@ impl CertInfo {
     /// When to renew: `renew_before` ahead of expiry, else once 2/3 of the lifetime passed.
     pub fn renewal_due(&self, renew_before: Option<Duration>) -> SystemTime {
         match renew_before {
-            Some(d) => self.not_after.checked_sub(d).unwrap_or(self.not_before),
+            Some(d) => self
+                .not_after
+                .checked_sub(d)
+                .map_or(self.not_before, |t| t.max(self.not_before)),
             None => {
                 let life = self
                     .not_after
