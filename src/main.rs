@@ -33,6 +33,15 @@ enum Cmd {
     },
     /// Read a password on stdin and print its argon2id hash for the users file.
     Passwd,
+    /// Exit 0 when the local HTTP endpoint answers /readyz with 200 (container
+    /// HEALTHCHECK and probes; no shell needed).
+    Healthcheck {
+        #[arg(long, env = "GRIDDOCK_CONFIG")]
+        config: Option<PathBuf>,
+        /// Path to probe.
+        #[arg(long, default_value = "/readyz")]
+        path: String,
+    },
     /// Certificate commands.
     Cert {
         #[command(subcommand)]
@@ -54,6 +63,10 @@ fn main() -> ExitCode {
         Cmd::Serve { config } => serve(config),
         Cmd::CheckConfig { config } => check_config(config),
         Cmd::Passwd => passwd(),
+        Cmd::Healthcheck { config, path } => match load(config) {
+            Ok(cfg) => healthcheck(&cfg, &path),
+            Err(code) => code,
+        },
         Cmd::Cert {
             command: CertCmd::Status { config },
         } => match load(config) {
@@ -130,6 +143,37 @@ fn passwd() -> ExitCode {
         }
         Err(e) => {
             eprintln!("griddock: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn healthcheck(cfg: &Config, path: &str) -> ExitCode {
+    use std::io::{Read, Write};
+    let mut addr = cfg.http.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let probe = || -> std::io::Result<String> {
+        let timeout = std::time::Duration::from_secs(3);
+        let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+        s.set_read_timeout(Some(timeout))?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut text = String::new();
+        s.read_to_string(&mut text)?;
+        Ok(text)
+    };
+    match probe() {
+        Ok(text) if text.starts_with("HTTP/1.1 200") => ExitCode::SUCCESS,
+        Ok(text) => {
+            eprintln!("griddock: {path}: {}", text.lines().next().unwrap_or(""));
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("griddock: {addr}: {e}");
             ExitCode::from(1)
         }
     }
