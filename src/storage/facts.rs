@@ -1,9 +1,11 @@
-//! What listings and MLST report about a file (RFC 3659 §7.5 facts), taken from metadata.
+//! What listings and MLST report about a file (RFC 3659 §7.5 facts; `unix.*` facts and
+//! `LIST`'s `ls -l` columns), taken from cap-std metadata (which carries the full `stat`).
 
 use std::time::SystemTime;
 
 use cap_std::fs::{Metadata, MetadataExt};
 
+/// What kind of object a path names (symlinks only where not resolved).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
     File,
@@ -12,6 +14,7 @@ pub enum FileKind {
     Other,
 }
 
+/// `stat` facts about one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileFacts {
     pub kind: FileKind,
@@ -26,6 +29,7 @@ pub struct FileFacts {
     pub nlink: u64,
 }
 
+/// One listing entry: a UTF-8 name and its facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {
     pub name: String,
@@ -33,7 +37,7 @@ pub struct DirEntry {
 }
 
 impl FileFacts {
-    pub fn from_metadata(m: &Metadata) -> FileFacts {
+    pub(crate) fn from_metadata(m: &Metadata) -> FileFacts {
         let ft = m.file_type();
         let kind = if ft.is_dir() {
             FileKind::Dir

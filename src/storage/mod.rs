@@ -1,91 +1,35 @@
-//! `DataRoot`: the only way any protocol touches the disk (RFC 959 §5.3.1 pathnames,
-//! resolved beneath a root). Client paths are normalised lexically into a [`VPath`], then
-//! opened through cap-std, which confines every lookup (openat2 `RESOLVE_BENEATH` where
-//! available) so `..`, absolute paths and symlinks cannot leave the root. Uploads are
-//! atomic: a hidden temporary file renamed into place on success.
+//! Storage: the only way any protocol touches the disk (RFC 959 §5.3.1 pathnames, resolved
+//! beneath a root; RFC 3659 §6 TVFS for the virtual path syntax).
+//!
+//! - [`VPath`] (`vpath.rs`): the client's view, normalised lexically (`..` at `/` stays at
+//!   `/`). It is *not* the confinement mechanism.
+//! - [`DataRoot`] (`root.rs`, `mutate.rs`): a cap-std directory capability. Every lookup is
+//!   resolved beneath it (openat2 `RESOLVE_BENEATH` where available, cap-std's own
+//!   component-by-component resolution elsewhere), so `..`, absolute symlinks and symlinks
+//!   to the outside cannot leave the root.
+//! - [`Upload`] (`upload.rs`, `resume.rs`): atomic uploads through a hidden temporary file
+//!   renamed into place on success; failures are kept as a resumable part file.
+//! - [`FileFacts`] (`facts.rs`): what listings and MLST report (RFC 3659 §7.5).
+//! - [`StorageError`] (`error.rs`): errno-flavoured errors whose texts FTP replies carry.
 
+mod error;
 mod facts;
+mod mutate;
+mod names;
+mod resume;
 mod root;
 mod upload;
 mod vpath;
 
+pub use error::StorageError;
 pub use facts::{DirEntry, FileFacts, FileKind};
 pub use root::DataRoot;
 pub use upload::{Upload, UploadMode};
 pub use vpath::VPath;
 
-use std::io;
-
 /// Prefix of griddock's own files in the data directory (temporary and partial uploads):
-/// hidden from listings and refused as client path components.
+/// hidden from listings and refused as any component of a client path.
 pub const INTERNAL_PREFIX: &str = ".griddock-";
-
-/// Storage failures; the `Display` texts are what FTP replies carry (gfal2 maps them to
-/// errno, so keep the wording).
-#[non_exhaustive]
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    #[error("No such file or directory")]
-    NotFound,
-    #[error("Permission denied")]
-    PermissionDenied,
-    #[error("Permission denied (read-only access)")]
-    ReadOnly,
-    #[error("File exists")]
-    AlreadyExists,
-    #[error("Not a directory")]
-    NotADirectory,
-    #[error("Is a directory")]
-    IsADirectory,
-    #[error("Directory not empty")]
-    DirectoryNotEmpty,
-    #[error("Invalid path: {0}")]
-    InvalidPath(&'static str),
-    #[error("Invalid restart offset")]
-    InvalidRestart,
-    #[error("No space left on device / Disk quota exceeded")]
-    NoSpace,
-    #[error("I/O error: {0}")]
-    Io(io::Error),
-}
-
-impl StorageError {
-    pub fn from_io(e: io::Error) -> StorageError {
-        use rustix::io::Errno;
-        if let Some(code) = e.raw_os_error() {
-            let errno = Errno::from_raw_os_error(code);
-            let mapped = match errno {
-                Errno::NOENT => Some(StorageError::NotFound),
-                Errno::ACCESS | Errno::PERM | Errno::LOOP | Errno::XDEV | Errno::ROFS => {
-                    Some(StorageError::PermissionDenied)
-                }
-                Errno::EXIST => Some(StorageError::AlreadyExists),
-                Errno::NOTDIR => Some(StorageError::NotADirectory),
-                Errno::ISDIR => Some(StorageError::IsADirectory),
-                Errno::NOTEMPTY => Some(StorageError::DirectoryNotEmpty),
-                Errno::NOSPC | Errno::DQUOT => Some(StorageError::NoSpace),
-                Errno::NAMETOOLONG => Some(StorageError::InvalidPath("name too long")),
-                _ => None,
-            };
-            if let Some(m) = mapped {
-                return m;
-            }
-        }
-        match e.kind() {
-            io::ErrorKind::NotFound => StorageError::NotFound,
-            // cap-std reports escape attempts as PermissionDenied without an errno.
-            io::ErrorKind::PermissionDenied => StorageError::PermissionDenied,
-            io::ErrorKind::AlreadyExists => StorageError::AlreadyExists,
-            _ => StorageError::Io(e),
-        }
-    }
-}
-
-impl From<io::Error> for StorageError {
-    fn from(e: io::Error) -> Self {
-        StorageError::from_io(e)
-    }
-}
 
 #[cfg(test)]
 mod tests;

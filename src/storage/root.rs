@@ -1,25 +1,31 @@
 //! [`DataRoot`]: a directory capability (cap-std `Dir`) every client operation goes
-//! through. No method takes a host path; all take a [`VPath`], resolved beneath the root.
+//! through (RFC 959 §5.3.1 pathnames are always taken relative to it). No method takes a
+//! host path; all take a [`VPath`], and cap-std resolves it beneath the root (openat2
+//! `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS` where available), so neither `..` nor a
+//! symlink (absolute, relative, chained, or a symlinked directory) can reach outside.
+//!
+//! This file holds construction and the read side; `mutate.rs` the write side.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use cap_fs_ext::{DirExt, SystemTimeSpec};
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, Permissions, PermissionsExt};
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
+use rustix::fs::OFlags;
 
 use super::facts::{DirEntry, FileFacts, FileKind};
-use super::upload::{Upload, UploadMode};
-use super::{StorageError, VPath, INTERNAL_PREFIX};
+use super::vpath::check_name;
+use super::{StorageError, VPath};
 
+pub(super) type Result<T> = std::result::Result<T, StorageError>;
+
+/// The served directory (or a user's part of it). Cheap to clone; `Send + Sync`. All
+/// methods are blocking syscalls: async callers use `spawn_blocking`.
 #[derive(Clone, Debug)]
 pub struct DataRoot {
-    dir: Arc<Dir>,
-    writable: bool,
+    pub(super) dir: Arc<Dir>,
+    pub(super) writable: bool,
 }
-
-type Result<T> = std::result::Result<T, StorageError>;
 
 impl DataRoot {
     /// Opens (creating if needed) the data directory; the result is writable.
@@ -32,7 +38,9 @@ impl DataRoot {
         })
     }
 
-    /// A per-user root below this one (created if absent); never more writable than self.
+    /// A per-user root at `rel` below this one, created if absent (and this root is
+    /// writable). `rel` is confined like any client path; the result is never more
+    /// writable than `self`.
     pub fn sub_root(&self, rel: &str, writable: bool) -> Result<DataRoot> {
         let p = VPath::root().resolve(rel)?;
         let writable = self.writable && writable;
@@ -42,8 +50,13 @@ impl DataRoot {
                 writable,
             });
         }
-        self.dir.create_dir_all(p.relative())?;
-        let dir = self.dir.open_dir(p.relative())?;
+        let dir = match self.dir.open_dir(p.relative()) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.writable => {
+                self.dir.create_dir_all(p.relative())?;
+                self.dir.open_dir(p.relative())?
+            }
+            opened => opened?,
+        };
         Ok(DataRoot {
             dir: Arc::new(dir),
             writable,
@@ -54,109 +67,70 @@ impl DataRoot {
         self.writable
     }
 
-    fn check_writable(&self) -> Result<()> {
-        // SECURITY: defence in depth behind the session's permission check.
-        if self.writable {
-            Ok(())
-        } else {
-            Err(StorageError::ReadOnly)
-        }
-    }
-
     /// Facts about `p`, following symlinks that stay inside the root.
     pub fn stat(&self, p: &VPath) -> Result<FileFacts> {
         Ok(FileFacts::from_metadata(&self.dir.metadata(p.relative())?))
     }
 
-    /// The entries of directory `p`, sorted by name, internal files hidden.
+    /// The entries of directory `p`, sorted by name. Internal files, non-UTF-8 names and
+    /// names a client could not address are left out; an entry that cannot be examined
+    /// (vanished meanwhile) is skipped rather than failing the listing.
     pub fn list(&self, p: &VPath) -> Result<Vec<DirEntry>> {
         let dir = self.dir.open_dir(p.relative())?;
         let mut out = Vec::new();
         for entry in dir.entries()? {
-            let entry = entry?;
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
-            if name.starts_with(INTERNAL_PREFIX) {
-                continue;
-            }
-            if let Some(facts) = entry_facts(&dir, &entry, &name) {
-                out.push(DirEntry { name, facts });
+            match entry {
+                Ok(entry) => out.extend(listed(&dir, &entry)),
+                Err(e) => tracing::warn!(path = %p, error = %e, "directory entry skipped"),
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 
-    /// Opens a regular file for reading.
+    /// Opens a regular file for reading (directories: `IsADirectory`; anything else that
+    /// is not a regular file: `PermissionDenied`).
     pub fn open_read(&self, p: &VPath) -> Result<std::fs::File> {
-        let file = self.dir.open(p.relative())?;
-        let meta = file.metadata()?;
-        if meta.is_dir() {
-            return Err(StorageError::IsADirectory);
-        }
-        if !meta.is_file() {
-            return Err(StorageError::PermissionDenied);
-        }
-        Ok(file.into_std())
-    }
-
-    pub fn create_dir(&self, p: &VPath) -> Result<()> {
-        self.check_writable()?;
-        Ok(self.dir.create_dir(p.relative())?)
-    }
-
-    pub fn remove_dir(&self, p: &VPath) -> Result<()> {
-        self.check_writable()?;
-        if p.is_root() {
-            return Err(StorageError::PermissionDenied);
-        }
-        Ok(self.dir.remove_dir(p.relative())?)
-    }
-
-    pub fn remove_file(&self, p: &VPath) -> Result<()> {
-        self.check_writable()?;
-        if self.dir.symlink_metadata(p.relative())?.is_dir() {
-            return Err(StorageError::IsADirectory);
-        }
-        Ok(self.dir.remove_file(p.relative())?)
-    }
-
-    pub fn rename(&self, from: &VPath, to: &VPath) -> Result<()> {
-        self.check_writable()?;
-        if from.is_root() || to.is_root() {
-            return Err(StorageError::PermissionDenied);
-        }
-        Ok(self.dir.rename(from.relative(), &self.dir, to.relative())?)
-    }
-
-    pub fn set_mtime(&self, p: &VPath, t: SystemTime) -> Result<()> {
-        self.check_writable()?;
-        let mtime = SystemTimeSpec::Absolute(cap_std::time::SystemTime::from_std(t));
-        Ok(self.dir.set_times(p.relative(), None, Some(mtime))?)
-    }
-
-    /// Sets permission bits; setuid/setgid/sticky are never granted.
-    pub fn chmod(&self, p: &VPath, mode: u32) -> Result<()> {
-        self.check_writable()?;
-        // SECURITY: only rwx bits; a client cannot create setuid files.
-        Ok(self
-            .dir
-            .set_permissions(p.relative(), Permissions::from_mode(mode & 0o777))?)
-    }
-
-    pub fn begin_upload(&self, p: &VPath, mode: UploadMode) -> Result<Upload> {
-        self.check_writable()?;
-        let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
-            return Err(StorageError::IsADirectory);
-        };
-        let dir = self.dir.open_dir(parent.relative())?;
-        Upload::begin(dir, name, mode)
+        open_regular(&self.dir, p.relative())
     }
 }
 
-/// Facts for one listing entry: symlinks inside the root report their target; broken or
-/// escaping symlinks report themselves.
+/// Opens `rel` read-only if it is a regular file.
+pub(super) fn open_regular(dir: &Dir, rel: &str) -> Result<std::fs::File> {
+    let mut opts = OpenOptions::new();
+    // SECURITY: O_NONBLOCK so a FIFO planted in the data directory cannot park a worker
+    // thread in open(2); cleared again below once we know it is a regular file.
+    opts.read(true).custom_flags(OFlags::NONBLOCK.bits() as i32);
+    let file = dir.open_with(rel, &opts)?.into_std();
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err(StorageError::IsADirectory);
+    }
+    if !meta.is_file() {
+        return Err(StorageError::PermissionDenied);
+    }
+    clear_nonblock(&file)?;
+    Ok(file)
+}
+
+/// Back to blocking mode once a file is known to be regular (where O_NONBLOCK is moot,
+/// but callers should not have to know).
+pub(super) fn clear_nonblock(file: &std::fs::File) -> std::io::Result<()> {
+    let flags = rustix::fs::fcntl_getfl(file)?;
+    Ok(rustix::fs::fcntl_setfl(file, flags - OFlags::NONBLOCK)?)
+}
+
+/// One listing entry, or `None` when it is not to be shown.
+fn listed(dir: &Dir, entry: &cap_std::fs::DirEntry) -> Option<DirEntry> {
+    let name = entry.file_name().into_string().ok()?;
+    // SECURITY: internal files (and names `VPath` would refuse) are never shown.
+    check_name(&name).ok()?;
+    let facts = entry_facts(dir, entry, &name)?;
+    Some(DirEntry { name, facts })
+}
+
+/// Facts for one listing entry: symlinks that resolve inside the root report their
+/// target; broken, looping or escaping symlinks report themselves (lstat).
 fn entry_facts(dir: &Dir, entry: &cap_std::fs::DirEntry, name: &str) -> Option<FileFacts> {
     let own = FileFacts::from_metadata(&entry.metadata().ok()?);
     if own.kind != FileKind::Symlink {

@@ -1,29 +1,36 @@
-//! Atomic uploads (RFC 959 STOR/APPE, RFC 3659 §5 REST STREAM): data goes to a hidden
-//! temporary file in the target's directory and is renamed onto the final name only when
-//! the transfer completes. A failed upload is kept as `.griddock-part.<name>` so a later
-//! `REST n` + `STOR` can resume it; nothing ever appears under the final name half-written.
+//! Atomic uploads (RFC 959 §4.1.3 STOR/APPE, RFC 3659 §5 REST STREAM restarts).
+//!
+//! Data goes to a hidden temporary file `.griddock-tmp.<random hex>.<name>` in the target's
+//! directory and is renamed onto the final name only by [`Upload::commit`]. An upload that
+//! fails, is aborted or dropped keeps what it received as `.griddock-part.<name>`, which a
+//! later `REST n` + `STOR` resumes (`resume.rs`). Nothing ever appears under the final name
+//! half-written, and readers of the old file see it whole until the rename.
 
-use std::io;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io::{Seek, SeekFrom};
 
-use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
-use tracing::debug;
+use cap_std::fs::{Dir, Metadata};
+use tracing::{debug, warn};
 
-use super::{StorageError, INTERNAL_PREFIX};
+use super::names::part_name;
+use super::resume::{self, Prepared};
+use super::root::Result;
+use super::StorageError;
 
+/// How an upload relates to what is already there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadMode {
-    /// STOR: a new file replaces any old one on success.
+    /// STOR: a new file replaces any old one on commit.
     Replace,
-    /// REST n + STOR: continue from byte n of a partial upload or of the existing file.
+    /// REST n + STOR: continue at byte n of the part file left by a failed upload, or of
+    /// the existing file; `Resume(0)` with neither is a plain `Replace`.
     Resume(u64),
-    /// APPE: the existing file's content followed by the new data.
+    /// APPE: the existing file's content (if any) followed by the new data.
     Append,
 }
 
-/// Longest file name most file systems accept.
-const NAME_MAX: usize = 255;
-
+/// An upload in progress. Write through [`Upload::file`] starting at [`Upload::offset`]
+/// (the file is positioned there; positional writes work too), then [`Upload::commit`].
+/// Dropping it without commit is [`Upload::abort`].
 #[derive(Debug)]
 pub struct Upload {
     dir: Dir,
@@ -35,32 +42,24 @@ pub struct Upload {
 }
 
 impl Upload {
-    pub(super) fn begin(dir: Dir, name: &str, mode: UploadMode) -> Result<Upload, StorageError> {
-        match dir.metadata(name) {
-            Ok(m) if m.is_dir() => return Err(StorageError::IsADirectory),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e.into()),
-        }
-        let offset = match mode {
-            UploadMode::Replace => 0,
-            UploadMode::Resume(n) => n,
-            UploadMode::Append => dir.metadata(name).map(|m| m.len()).unwrap_or(0),
+    /// Prepares the temporary file for `name` in `dir` (the target's directory).
+    pub(super) fn begin(dir: Dir, name: &str, mode: UploadMode) -> Result<Upload> {
+        let final_len = final_len(&dir, name)?;
+        let Prepared { tmp, file, offset } = match mode {
+            UploadMode::Replace => resume::fresh(&dir, name)?,
+            UploadMode::Resume(n) => resume::resume(&dir, name, n, final_len)?,
+            UploadMode::Append => resume::append(&dir, name, final_len)?,
         };
-        let tmp = temp_name();
-        let file = if offset == 0 {
-            create(&dir, &tmp)?
-        } else {
-            resume(&dir, name, &tmp, offset, mode == UploadMode::Append)?
-        };
-        Ok(Upload {
+        let upload = Upload {
             dir,
             file,
             tmp,
             name: name.to_string(),
             offset,
             committed: false,
-        })
+        };
+        (&upload.file).seek(SeekFrom::Start(offset))?;
+        Ok(upload)
     }
 
     pub fn file(&self) -> &std::fs::File {
@@ -72,23 +71,56 @@ impl Upload {
         self.offset
     }
 
-    /// Renames the finished file into place (atomically replacing an older one).
-    pub fn commit(mut self) -> Result<(), StorageError> {
+    /// Renames the finished file onto the final name (atomically replacing an older
+    /// file or symlink there). On failure the data is kept as the part file.
+    pub fn commit(mut self) -> Result<()> {
         self.dir.rename(&self.tmp, &self.dir, &self.name)?;
         self.committed = true;
-        let _ = self.dir.remove_file(part_name(&self.name));
+        // A part file from an earlier failed upload is stale now.
+        if let Some(part) = part_name(&self.name) {
+            if let Err(e) = self.dir.remove_file(&part) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    debug!(name = %self.name, error = %e, "stale part file not removed");
+                }
+            }
+        }
         Ok(())
     }
 
+    /// Gives up; what was received so far stays resumable as the part file.
     pub fn abort(self) {}
 
+    /// Renames the temporary file onto the part file (replacing an older one); an empty
+    /// or unnameable one is just removed.
     fn keep_partial(&self) {
-        let part = part_name(&self.name);
-        let empty = self.file.metadata().map(|m| m.len() == 0).unwrap_or(true);
-        if empty || part.len() > NAME_MAX || self.dir.rename(&self.tmp, &self.dir, &part).is_err() {
-            let _ = self.dir.remove_file(&self.tmp);
-        } else {
-            debug!(name = %self.name, "partial upload kept for resume");
+        let len = self.file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len > 0 && self.rename_to_part(len) {
+            return;
+        }
+        self.remove_tmp();
+    }
+
+    /// True when the temporary file now is the part file.
+    fn rename_to_part(&self, len: u64) -> bool {
+        let Some(part) = part_name(&self.name) else {
+            debug!(name = %self.name, "name too long for a part file; partial upload discarded");
+            return false;
+        };
+        match self.dir.rename(&self.tmp, &self.dir, &part) {
+            Ok(()) => {
+                debug!(name = %self.name, bytes = len, "partial upload kept for resume");
+                true
+            }
+            Err(e) => {
+                warn!(name = %self.name, error = %e, "partial upload discarded");
+                false
+            }
+        }
+    }
+
+    fn remove_tmp(&self) {
+        if let Err(e) = self.dir.remove_file(&self.tmp) {
+            warn!(tmp = %self.tmp, error = %e, "temporary upload file not removed");
         }
     }
 }
@@ -101,61 +133,20 @@ impl Drop for Upload {
     }
 }
 
-fn temp_name() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "{INTERNAL_PREFIX}tmp.{:016x}{:08x}",
-        rand::random::<u64>(),
-        nanos as u32
-    )
+/// Length of the regular file already under the final name, `None` if there is none.
+/// A directory there is refused (`IsADirectory`); an escaping symlink fails the lookup.
+fn final_len(dir: &Dir, name: &str) -> Result<Option<u64>> {
+    match dir.metadata(name) {
+        Ok(m) => regular_len(&m),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
-fn part_name(name: &str) -> String {
-    format!("{INTERNAL_PREFIX}part.{name}")
-}
-
-fn create(dir: &Dir, tmp: &str) -> Result<std::fs::File, StorageError> {
-    let mut opts = OpenOptions::new();
-    opts.write(true).create_new(true).mode(0o644);
-    Ok(dir.open_with(tmp, &opts)?.into_std())
-}
-
-/// Prepares a temp file holding exactly `offset` bytes: a claimed partial upload, or a
-/// copy of the existing file's first `offset` bytes.
-fn resume(
-    dir: &Dir,
-    name: &str,
-    tmp: &str,
-    offset: u64,
-    append: bool,
-) -> Result<std::fs::File, StorageError> {
-    let part = part_name(name);
-    let part_len = dir.metadata(&part).map(|m| m.len()).ok();
-    if let Some(len) = part_len.filter(|l| !append && *l >= offset) {
-        dir.rename(&part, dir, tmp)?;
-        let mut opts = OpenOptions::new();
-        opts.write(true);
-        let file = dir.open_with(tmp, &opts)?.into_std();
-        if len > offset {
-            file.set_len(offset)?;
-        }
-        return Ok(file);
+fn regular_len(m: &Metadata) -> Result<Option<u64>> {
+    if m.is_dir() {
+        Err(StorageError::IsADirectory)
+    } else {
+        Ok(m.is_file().then(|| m.len()))
     }
-    let existing = dir.metadata(name).map(|m| m.len()).ok();
-    if existing.is_none_or(|len| len < offset) {
-        return Err(StorageError::InvalidRestart);
-    }
-    let mut src = io::Read::take(dir.open(name)?.into_std(), offset);
-    let mut dst = create(dir, tmp)?;
-    let copied = io::copy(&mut src, &mut dst);
-    if copied.as_ref().map_or(true, |n| *n != offset) {
-        let _ = dir.remove_file(tmp);
-        return Err(copied
-            .err()
-            .map_or(StorageError::InvalidRestart, StorageError::from));
-    }
-    Ok(dst)
 }

@@ -1,14 +1,19 @@
-//! Virtual paths as the client sees them (RFC 959 §5.3.1, RFC 3659 §6 TVFS): always
-//! absolute, `/`-separated, normalised. `..` at the root stays at the root. This is only
-//! the client's view; confinement on disk is cap-std's job in `DataRoot`.
+//! Virtual paths as the client sees them (RFC 959 §5.3.1 pathnames, RFC 3659 §6 TVFS):
+//! always absolute, `/`-separated, normalised, UTF-8. `..` at the root stays at the root.
+//!
+//! This is only the client's view and the place where names griddock will never serve are
+//! refused. Confinement on disk is cap-std's job in `DataRoot`; nothing here is relied on
+//! to keep a path inside the root.
 
 use std::fmt;
 
+use super::names::NAME_MAX;
 use super::{StorageError, INTERNAL_PREFIX};
 
-/// Longest accepted virtual path (bytes), well under PATH_MAX.
+/// Longest accepted virtual path (bytes), under PATH_MAX with room for the root's own path.
 const MAX_PATH: usize = 4000;
 
+/// A normalised absolute virtual path: `/` or `/a/b`; never `""`, `.` or `..` components.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VPath(String);
 
@@ -17,7 +22,9 @@ impl VPath {
         VPath("/".into())
     }
 
-    /// Resolves a client argument against `self` (the working directory).
+    /// Resolves a client argument against `self` (the working directory): absolute
+    /// arguments start again from `/`, `.` and empty components vanish, `..` pops one
+    /// component (and is a no-op at `/`).
     pub fn resolve(&self, arg: &str) -> Result<VPath, StorageError> {
         if arg.contains('\0') {
             return Err(StorageError::InvalidPath("NUL byte"));
@@ -34,16 +41,7 @@ impl VPath {
                     parts.pop();
                 }
                 name => {
-                    // SECURITY: griddock's temporary and partial upload files are not
-                    // addressable by clients.
-                    if name.starts_with(INTERNAL_PREFIX) {
-                        return Err(StorageError::InvalidPath("reserved name"));
-                    }
-                    // SECURITY: a backslash is a separator to Windows clients; a name
-                    // like `..\x` would make them write outside their target directory.
-                    if name.contains('\\') {
-                        return Err(StorageError::InvalidPath("backslash in name"));
-                    }
+                    check_name(name)?;
                     parts.push(name);
                 }
             }
@@ -55,6 +53,7 @@ impl VPath {
         Ok(VPath(path))
     }
 
+    /// `self/name` for a single file name (no `/`, not `.` or `..`).
     pub fn join(&self, name: &str) -> Result<VPath, StorageError> {
         if name.is_empty() || name.contains('/') || name == "." || name == ".." {
             return Err(StorageError::InvalidPath("not a file name"));
@@ -74,23 +73,28 @@ impl VPath {
         if self.is_root() {
             return None;
         }
-        let cut = self.0.rfind('/').unwrap_or(0);
-        Some(if cut == 0 {
-            VPath::root()
-        } else {
-            VPath(self.0[..cut].to_string())
-        })
+        match self.0.rfind('/') {
+            Some(0) | None => Some(VPath::root()),
+            Some(cut) => Some(VPath(self.0[..cut].to_string())),
+        }
     }
 
     pub fn file_name(&self) -> Option<&str> {
         self.components().last()
     }
 
+    /// True when `self` is `other` or lies below it.
+    pub fn starts_with(&self, other: &VPath) -> bool {
+        other.is_root()
+            || self.0 == other.0
+            || (self.0.starts_with(&other.0) && self.0.as_bytes().get(other.0.len()) == Some(&b'/'))
+    }
+
     fn components(&self) -> impl Iterator<Item = &str> {
         self.0.split('/').filter(|c| !c.is_empty())
     }
 
-    /// The path relative to the root, as cap-std wants it ("." for the root).
+    /// The path relative to the root, as cap-std wants it (`.` for the root).
     pub(crate) fn relative(&self) -> &str {
         if self.is_root() {
             "."
@@ -100,87 +104,31 @@ impl VPath {
     }
 }
 
+/// Refuses names griddock never serves (one path component, already split on `/`).
+pub(crate) fn check_name(name: &str) -> Result<(), StorageError> {
+    // SECURITY: griddock's temporary and partial upload files are not addressable by
+    // clients, as any component: they could otherwise read, replace or plant another
+    // session's half-written upload.
+    if name.starts_with(INTERNAL_PREFIX) {
+        return Err(StorageError::InvalidPath("reserved name"));
+    }
+    // SECURITY: a backslash is a separator to Windows clients; a name like `..\x` would
+    // make them write outside their target directory when they mirror us.
+    if name.contains('\\') {
+        return Err(StorageError::InvalidPath("backslash in name"));
+    }
+    // SECURITY: line breaks in names would forge lines in listings and multi-line replies.
+    if name.contains(['\r', '\n']) {
+        return Err(StorageError::InvalidPath("line break in name"));
+    }
+    if name.len() > NAME_MAX {
+        return Err(StorageError::InvalidPath("name too long"));
+    }
+    Ok(())
+}
+
 impl fmt::Display for VPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(cwd: &str) -> VPath {
-        VPath::root().resolve(cwd).unwrap()
-    }
-
-    #[test]
-    fn resolution_table() {
-        let cases = [
-            ("/", "a", "/a"),
-            ("/", "/a/b", "/a/b"),
-            ("/a", "b", "/a/b"),
-            ("/a", "./b/./c", "/a/b/c"),
-            ("/a", "..", "/"),
-            ("/a", "../..", "/"),
-            ("/", "..", "/"),
-            ("/", "../../../etc/passwd", "/etc/passwd"),
-            ("/a/b", "/../x", "/x"),
-            ("/a", "b//c/", "/a/b/c"),
-            ("/a", "", "/a"),
-            ("/a", ".", "/a"),
-            ("/a", "/", "/"),
-            ("/a", "...", "/a/..."),
-            ("/a", "%2e%2e", "/a/%2e%2e"),
-            ("/a/b/c", "../../d", "/a/d"),
-            ("/", "a b/c d", "/a b/c d"),
-            ("/", "ünï/ß", "/ünï/ß"),
-            ("/", ".hidden", "/.hidden"),
-            ("/", "x/..", "/"),
-            ("/", "x/../..", "/"),
-            ("/", "////", "/"),
-            ("/a", "./", "/a"),
-            ("/", ".griddock", "/.griddock"),
-        ];
-        for (cwd, arg, want) in cases {
-            assert_eq!(
-                at(cwd).resolve(arg).unwrap().as_str(),
-                want,
-                "{cwd} + {arg}"
-            );
-        }
-    }
-
-    #[test]
-    fn refusals() {
-        let root = VPath::root();
-        assert!(matches!(
-            root.resolve("a\0b"),
-            Err(StorageError::InvalidPath(_))
-        ));
-        assert!(matches!(
-            root.resolve(".griddock-part.x"),
-            Err(StorageError::InvalidPath(_))
-        ));
-        assert!(matches!(
-            root.resolve("d/.griddock-tmp.1/x"),
-            Err(StorageError::InvalidPath(_))
-        ));
-        assert!(matches!(
-            root.resolve(&"a/".repeat(3000)),
-            Err(StorageError::InvalidPath(_))
-        ));
-        assert!(root.join("a/b").is_err() && root.join("..").is_err() && root.join("").is_err());
-    }
-
-    #[test]
-    fn parent_and_name() {
-        assert_eq!(at("/a/b").parent().unwrap().as_str(), "/a");
-        assert_eq!(at("/a").parent().unwrap().as_str(), "/");
-        assert!(VPath::root().parent().is_none());
-        assert_eq!(at("/a/b").file_name(), Some("b"));
-        assert_eq!(VPath::root().file_name(), None);
-        assert_eq!(at("/a/b").relative(), "a/b");
-        assert_eq!(VPath::root().relative(), ".");
     }
 }
