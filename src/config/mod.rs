@@ -273,7 +273,7 @@ impl Config {
         }
         let env = Env::prefixed("GRIDDOCK_")
             .split("__")
-            .filter(|k| k.as_str() != "config");
+            .filter(|k| !k.as_str().eq_ignore_ascii_case("config"));
         let cfg: Config = fig.merge(env).extract().map_err(render)?;
         cfg.validate()?;
         Ok(cfg)
@@ -368,11 +368,13 @@ fn render(err: figment::Error) -> ConfigError {
     let mut key = e.path.join(".");
     let problem = match &e.kind {
         figment::error::Kind::UnknownField(field, _) => {
-            key = if key.is_empty() {
-                field.clone()
-            } else {
-                format!("{key}.{field}")
-            };
+            if !key.ends_with(field.as_str()) {
+                key = if key.is_empty() {
+                    field.clone()
+                } else {
+                    format!("{key}.{field}")
+                };
+            }
             format!("unknown key \"{key}\"")
         }
         other => other.to_string(),

@@ -2,6 +2,7 @@
 //! temp dir per test, everything stopped on Drop; a raw FTP client for protocol tests.
 #![allow(dead_code)]
 
+pub mod docker;
 pub mod ftp;
 pub mod pebble;
 

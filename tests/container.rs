@@ -1,0 +1,244 @@
+//! The container image, built offline by images/build.sh and run on the real Docker Engine:
+//! non-root with a read-only root filesystem, downloads (curl, globus-url-copy) and
+//! uploads through published ports, the NAT case (PASV announces GRIDDOCK_PUBLIC_HOST),
+//! SIGTERM ending with exit code 0, HEALTHCHECK, and FXP between two containers on a
+//! user-defined network. Ports are published on 127.0.0.1 only; fxp_allow names the test
+//! network's own /24.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::docker::{docker, docker_ok, image};
+use common::ftp::Ftp;
+use common::{chmod, free_port, free_range, random_file, require_tool, run, sha256};
+
+struct Container(String);
+
+impl Container {
+    fn run(args: &[&str]) -> Container {
+        let mut all = vec!["run", "-d", "--read-only"];
+        all.extend_from_slice(args);
+        Container(docker_ok(&all))
+    }
+
+    fn inspect(&self, format: &str) -> String {
+        docker_ok(&["inspect", "-f", format, &self.0])
+    }
+
+    fn logs(&self) -> String {
+        docker(&["logs", &self.0]).1
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.0]);
+    }
+}
+
+fn wait_ready(http: u16, c: &Container) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(
+        common::http_get(([127, 0, 0, 1], http).into(), "/readyz"),
+        Ok((200, _))
+    ) {
+        assert!(
+            Instant::now() < deadline,
+            "container not ready:\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A host directory the container's uid 65534 can write.
+fn volume() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    chmod(d.path(), 0o777);
+    d
+}
+
+#[test]
+fn image_serves_as_non_root_through_nat_and_stops_cleanly() {
+    let Some(image) = image() else { return };
+    let (data, state) = (volume(), volume());
+    random_file(&data.path().join("f.bin"), 3_000_017, 11);
+    chmod(&data.path().join("f.bin"), 0o644);
+    let (ftp, http) = (free_port(), free_port());
+    let (lo, hi) = free_range(5);
+    let c = Container::run(&[
+        "-v",
+        &format!("{}:/data", data.path().display()),
+        "-v",
+        &format!("{}:/var/lib/griddock", state.path().display()),
+        "-p",
+        &format!("127.0.0.1:{ftp}:21"),
+        "-p",
+        &format!("127.0.0.1:{http}:80"),
+        "-p",
+        &format!("127.0.0.1:{lo}-{hi}:{lo}-{hi}"),
+        "-e",
+        "GRIDDOCK_PUBLIC_HOST=127.0.0.1",
+        "-e",
+        &format!("GRIDDOCK_FTP__PASSIVE_PORTS={lo}-{hi}"),
+        "-e",
+        "GRIDDOCK_AUTH__ANONYMOUS=write",
+        image,
+    ]);
+    wait_ready(http, &c);
+    assert_eq!(c.inspect("{{.Config.User}}"), "65534:65534");
+    assert_eq!(c.inspect("{{.HostConfig.ReadonlyRootfs}}"), "true");
+    let top = docker_ok(&["top", &c.0, "-o", "uid,comm"]);
+    assert!(
+        top.lines()
+            .skip(1)
+            .all(|l| l.trim_start().starts_with("65534")),
+        "{top}"
+    );
+
+    // NAT: inside, the container has its own bridge address; PASV must announce the
+    // address the client uses.
+    let mut f = Ftp::connect(([127, 0, 0, 1], ftp).into());
+    f.login("anonymous", "x");
+    let pasv = f.pasv();
+    assert_eq!(pasv.ip().to_string(), "127.0.0.1");
+    assert!((lo..=hi).contains(&pasv.port()), "{pasv}");
+    let (code, bytes) = f.retr("f.bin");
+    assert_eq!((code, bytes.len()), (226, 3_000_017));
+
+    let out = data.path().join("curl.bin");
+    let url = format!("ftp://127.0.0.1:{ftp}/f.bin");
+    let (ok, log) = run(Command::new("curl").args([
+        "-sS",
+        "--disable-epsv",
+        "-o",
+        out.to_str().unwrap(),
+        &url,
+    ]));
+    assert!(ok, "{log}");
+    assert_eq!(sha256(&out), sha256(&data.path().join("f.bin")));
+    if require_tool("globus-url-copy") {
+        let dst = format!("file://{}/guc.bin", data.path().display());
+        let (ok, log) = run(Command::new("globus-url-copy").args([&url, &dst]));
+        assert!(ok, "{log}");
+        assert_eq!(
+            sha256(&data.path().join("guc.bin")),
+            sha256(&data.path().join("f.bin"))
+        );
+    }
+    let src = data.path().join("f.bin");
+    let up = format!("ftp://127.0.0.1:{ftp}/uploaded.bin");
+    let (ok, log) = run(Command::new("curl").args(["-sS", "-T", src.to_str().unwrap(), &up]));
+    assert!(ok, "{log}");
+    assert_eq!(
+        sha256(&data.path().join("uploaded.bin")),
+        sha256(&src),
+        "upload lands on the host volume"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while c.inspect("{{.State.Health.Status}}") != "healthy" {
+        assert!(
+            Instant::now() < deadline,
+            "never healthy: {}",
+            c.inspect("{{json .State.Health}}")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    drop(f);
+    let started = Instant::now();
+    docker_ok(&["stop", "-t", "40", &c.0]);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "docker stop took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(c.inspect("{{.State.ExitCode}}"), "0", "{}", c.logs());
+    let size: f64 = docker_ok(&["image", "inspect", "-f", "{{.Size}}", image])
+        .parse()
+        .unwrap();
+    eprintln!("image size: {:.1} MB", size / 1e6);
+    assert!(size < 40e6, "image is {:.1} MB", size / 1e6);
+}
+
+struct Network(String);
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        let _ = docker(&["network", "rm", &self.0]);
+    }
+}
+
+#[test]
+fn fxp_between_two_containers() {
+    let Some(image) = image() else { return };
+    if !require_tool("lftp") {
+        return;
+    }
+    let octet = 100 + std::process::id() % 100;
+    let subnet = format!("10.213.{octet}.0/24");
+    let net = Network(format!("griddock-fxp-{}", std::process::id()));
+    docker_ok(&["network", "create", "--subnet", &subnet, &net.0]);
+    let (da, db) = (volume(), volume());
+    random_file(&da.path().join("f.bin"), 2_500_003, 5);
+    chmod(&da.path().join("f.bin"), 0o644);
+    let start = |ip: &str, data: &tempfile::TempDir| {
+        let port = free_port();
+        let c = Container::run(&[
+            "--network",
+            &net.0,
+            "--ip",
+            ip,
+            "-v",
+            &format!("{}:/data", data.path().display()),
+            "--tmpfs",
+            "/var/lib/griddock:uid=65534,gid=65534",
+            "-p",
+            &format!("127.0.0.1:{port}:21"),
+            "-e",
+            &format!("GRIDDOCK_PUBLIC_HOST={ip}"),
+            "-e",
+            &format!("GRIDDOCK_FTP__FXP_ALLOW=[\"{subnet}\"]"),
+            "-e",
+            "GRIDDOCK_AUTH__ANONYMOUS=write",
+            image,
+        ]);
+        (c, port)
+    };
+    let (a, pa) = start(&format!("10.213.{octet}.2"), &da);
+    let (b, pb) = start(&format!("10.213.{octet}.3"), &db);
+    for (c, p) in [(&a, pa), (&b, pb)] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
+            assert!(Instant::now() < deadline, "{}", c.logs());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    for ps in ["no", "yes"] {
+        let script = format!(
+            "set ftp:use-fxp yes; set ftp:fxp-force yes; set ftp:ssl-allow no; set ftp:fxp-passive-source {ps}; \
+             set cmd:fail-exit yes; get ftp://127.0.0.1:{pa}/f.bin -o ftp://127.0.0.1:{pb}/copy-{ps}.bin"
+        );
+        let (ok, log) = run(Command::new("lftp").args(["-c", &script]));
+        assert!(
+            ok,
+            "FXP passive-source={ps}: {log}\nA:\n{}\nB:\n{}",
+            a.logs(),
+            b.logs()
+        );
+        assert_eq!(
+            sha256(&db.path().join(format!("copy-{ps}.bin"))),
+            sha256(&da.path().join("f.bin"))
+        );
+    }
+    // The data went between the containers, not through the host.
+    let logs = b.logs();
+    assert!(
+        logs.matches(&format!("data_peer=10.213.{octet}.2:"))
+            .count()
+            >= 2,
+        "{logs}"
+    );
+}
