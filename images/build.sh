@@ -25,12 +25,10 @@ CARGO_PROFILE_RELEASE_STRIP=symbols CARGO_PROFILE_RELEASE_DEBUG=false \
 ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
 root="$ctx/rootfs"
-mkdir -p "$root/usr/local/bin" "$root/etc/griddock" "$root/etc/ssl/certs" "$root/data" "$root/var/lib/griddock"
+mkdir -p "$root/usr/local/bin" "$root/etc/griddock" "$root/etc/ssl/certs" "$ctx/volumes/data" "$ctx/volumes/var/lib/griddock"
 cp "target/static/$target/release/griddock" "$root/usr/local/bin/griddock"
 cp config/container.toml "$root/etc/griddock/griddock.toml"
 cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
-# The volumes belong to the unprivileged user the image runs as (nobody, 65534).
-chown -R 65534:65534 "$root/data" "$root/var/lib/griddock" 2>/dev/null || chmod 0777 "$root/data" "$root/var/lib/griddock"
 cp images/Containerfile.prebuilt "$ctx/Containerfile"
 "$engine" build -f "$ctx/Containerfile" -t "$tag" "$ctx"
 echo "build.sh: built $tag ($("$engine" image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.1f MB", $1/1e6}'))"

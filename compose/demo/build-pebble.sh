@@ -21,6 +21,8 @@ for lib in $(ldd "$(command -v pebble)" | grep -o '/[^ ]*'); do
   cp -L "$lib" "$ctx/rootfs$lib"
 done
 cp pebble/cert.pem pebble/key.pem "$ctx/rootfs/etc/pebble/"
+# A throw-away demo key, readable by the unprivileged user pebble runs as.
+chmod 0644 "$ctx/rootfs/etc/pebble/key.pem"
 cat > "$ctx/rootfs/etc/pebble/pebble.json" <<J
 {"pebble": {"listenAddress": "0.0.0.0:14000", "managementListenAddress": "0.0.0.0:15000",
  "certificate": "/etc/pebble/cert.pem", "privateKey": "/etc/pebble/key.pem",
