@@ -16,3 +16,4 @@ pub mod logging;
 pub mod metrics;
 pub mod storage;
 pub mod tls;
+pub mod gridftp;
