@@ -87,6 +87,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
             metrics: Arc::clone(&metrics),
             shutdown: shutdown.clone(),
             sessions: Arc::new(Semaphore::new(cfg.limits.max_sessions)),
+            checksums: crate::storage::checksum::ChecksumCache::new(&cfg.state_dir),
         });
         let listener = bind("ftp", cfg.ftp.listen).await?;
         readiness.set("ftp", true);

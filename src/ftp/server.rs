@@ -50,6 +50,8 @@ pub struct Endpoint {
     /// Cancelled when the server starts shutting down: stop accepting, finish transfers.
     pub shutdown: CancellationToken,
     pub sessions: Arc<Semaphore>,
+    /// Whole-file checksum cache for CKSM.
+    pub checksums: crate::storage::checksum::ChecksumCache,
 }
 
 /// Accepts connections until shutdown; sessions are spawned on `tracker` so the caller can

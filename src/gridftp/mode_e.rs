@@ -31,17 +31,29 @@ pub struct Header {
 
 impl Header {
     pub fn data(offset: u64, count: u64) -> Header {
-        Header { descriptor: 0, count, offset }
+        Header {
+            descriptor: 0,
+            count,
+            offset,
+        }
     }
 
     /// End of data on this connection (more connections may still send).
     pub fn eod() -> Header {
-        Header { descriptor: EOD, count: 0, offset: 0 }
+        Header {
+            descriptor: EOD,
+            count: 0,
+            offset: 0,
+        }
     }
 
     /// The final header of a transfer: EOF|EOD, offset = total EODs to expect.
     pub fn eof(eod_count: u64) -> Header {
-        Header { descriptor: EOF | EOD, count: 0, offset: eod_count }
+        Header {
+            descriptor: EOF | EOD,
+            count: 0,
+            offset: eod_count,
+        }
     }
 
     pub fn encode(&self) -> [u8; HEADER_LEN] {
@@ -57,7 +69,11 @@ impl Header {
         let mut offset = [0u8; 8];
         count.copy_from_slice(&b[1..9]);
         offset.copy_from_slice(&b[9..17]);
-        Header { descriptor: b[0], count: u64::from_be_bytes(count), offset: u64::from_be_bytes(offset) }
+        Header {
+            descriptor: b[0],
+            count: u64::from_be_bytes(count),
+            offset: u64::from_be_bytes(offset),
+        }
     }
 
     pub fn has(&self, bit: u8) -> bool {
@@ -121,9 +137,15 @@ impl Receiver {
             if h.count > MAX_BLOCK {
                 return Err(ModeEError::BlockTooLarge(h.count));
             }
-            let end = h.offset.checked_add(h.count).ok_or(ModeEError::OffsetOverflow)?;
+            let end = h
+                .offset
+                .checked_add(h.count)
+                .ok_or(ModeEError::OffsetOverflow)?;
             self.received.insert(h.offset, end);
-            let step = Step::Data { offset: h.offset, count: h.count };
+            let step = Step::Data {
+                offset: h.offset,
+                count: h.count,
+            };
             if h.has(EOD) {
                 // Data and EOD in one header: count the EOD once the payload is read.
                 self.eods += 1;
@@ -169,7 +191,11 @@ mod tests {
 
     #[test]
     fn header_round_trip_is_big_endian() {
-        let h = Header { descriptor: EOF | EOD, count: 0x0102, offset: 0x0a0b0c };
+        let h = Header {
+            descriptor: EOF | EOD,
+            count: 0x0102,
+            offset: 0x0a0b0c,
+        };
         let b = h.encode();
         assert_eq!(b[0], 0x48);
         assert_eq!(&b[1..9], &[0, 0, 0, 0, 0, 0, 1, 2]);
@@ -182,12 +208,31 @@ mod tests {
         // Four streams: blocks out of order, EODs before and after the EOF.
         let mut r = Receiver::new();
         let seq = [
-            (Header::data(1_000, 500), Step::Data { offset: 1_000, count: 500 }),
-            (Header::data(0, 1_000), Step::Data { offset: 0, count: 1_000 }),
+            (
+                Header::data(1_000, 500),
+                Step::Data {
+                    offset: 1_000,
+                    count: 500,
+                },
+            ),
+            (
+                Header::data(0, 1_000),
+                Step::Data {
+                    offset: 0,
+                    count: 1_000,
+                },
+            ),
             (Header::eod(), Step::ConnectionDone),
             (Header::eof(4), Step::ConnectionDone),
             (Header::eod(), Step::ConnectionDone),
-            (Header { descriptor: RESTART_MARKER, count: 8, offset: 0 }, Step::Skip),
+            (
+                Header {
+                    descriptor: RESTART_MARKER,
+                    count: 8,
+                    offset: 0,
+                },
+                Step::Skip,
+            ),
         ];
         for (h, want) in seq {
             assert_eq!(r.on_header(&h).unwrap(), want);
@@ -209,8 +254,20 @@ mod tests {
     #[test]
     fn data_with_eod_counts_once() {
         let mut r = Receiver::new();
-        let step = r.on_header(&Header { descriptor: EOD, count: 5, offset: 0 }).unwrap();
-        assert_eq!(step, Step::Data { offset: 0, count: 5 });
+        let step = r
+            .on_header(&Header {
+                descriptor: EOD,
+                count: 5,
+                offset: 0,
+            })
+            .unwrap();
+        assert_eq!(
+            step,
+            Step::Data {
+                offset: 0,
+                count: 5
+            }
+        );
         r.on_header(&Header::eof(1)).unwrap();
         assert!(r.is_complete());
     }
@@ -218,9 +275,22 @@ mod tests {
     #[test]
     fn hostile_headers_are_errors() {
         let mut r = Receiver::new();
-        assert_eq!(r.on_header(&Header::data(0, MAX_BLOCK + 1)), Err(ModeEError::BlockTooLarge(MAX_BLOCK + 1)));
-        assert_eq!(r.on_header(&Header::data(u64::MAX - 1, 10)), Err(ModeEError::OffsetOverflow));
-        assert_eq!(r.on_header(&Header { descriptor: SUSPECT_ERRORS, count: 0, offset: 0 }), Err(ModeEError::SuspectErrors));
+        assert_eq!(
+            r.on_header(&Header::data(0, MAX_BLOCK + 1)),
+            Err(ModeEError::BlockTooLarge(MAX_BLOCK + 1))
+        );
+        assert_eq!(
+            r.on_header(&Header::data(u64::MAX - 1, 10)),
+            Err(ModeEError::OffsetOverflow)
+        );
+        assert_eq!(
+            r.on_header(&Header {
+                descriptor: SUSPECT_ERRORS,
+                count: 0,
+                offset: 0
+            }),
+            Err(ModeEError::SuspectErrors)
+        );
         r.on_header(&Header::eof(2)).unwrap();
         assert_eq!(r.on_header(&Header::eof(2)), Err(ModeEError::DuplicateEof));
     }

@@ -107,7 +107,12 @@ mod tests {
 
     #[test]
     fn parse_and_print() {
-        assert_eq!(RangeSet::parse("0-1048576,2097152-3145728").unwrap().to_string(), "0-1048576,2097152-3145728");
+        assert_eq!(
+            RangeSet::parse("0-1048576,2097152-3145728")
+                .unwrap()
+                .to_string(),
+            "0-1048576,2097152-3145728"
+        );
         assert_eq!(RangeSet::parse(" 5-10 , 0-5 ").unwrap().to_string(), "0-10");
         assert!(RangeSet::parse("10-5").is_none());
         assert!(RangeSet::parse("abc").is_none());

@@ -12,6 +12,7 @@
 //! - [`FileFacts`] (`facts.rs`): what listings and MLST report (RFC 3659 §7.5).
 //! - [`StorageError`] (`error.rs`): errno-flavoured errors whose texts FTP replies carry.
 
+pub mod checksum;
 mod error;
 mod facts;
 mod mutate;

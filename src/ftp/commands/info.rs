@@ -7,7 +7,7 @@ use crate::ftp::session::{Flow, Session};
 
 use super::listing::{long_line, Facts};
 
-const HELP_VERBS: &str = "ABOR ACCT ALLO APPE AUTH CDUP CWD DELE EPRT EPSV FEAT HELP LIST MDTM MFMT MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PBSZ PORT PROT PWD QUIT REST RETR RMD RNFR RNTO SITE SIZE STAT STOR STRU SYST TYPE USER";
+const HELP_VERBS: &str = "ABOR ACCT ALLO APPE AUTH CDUP CKSM CWD DELE EPRT EPSV FEAT HELP LIST MDTM MFMT MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PBSZ PORT PROT PWD QUIT REST RETR RMD RNFR RNTO SITE SIZE STAT STOR STRU SYST TYPE USER";
 
 impl Session {
     /// FEAT (RFC 2389 §3): exactly what works on this endpoint.
@@ -16,6 +16,7 @@ impl Session {
         if self.ep.tls.is_some() {
             lines.extend([" AUTH TLS".into(), " PBSZ".into(), " PROT".into()]);
         }
+        lines.push(" CKSM ADLER32;MD5;SHA1;SHA256;SHA512;CRC32C;".into());
         lines.extend([" EPRT", " EPSV", " MDTM", " MFMT"].map(String::from));
         lines.push(format!(" MLST {}", self.mlst_facts.feat_line()));
         lines.extend([" PASV", " REST STREAM", " SIZE", " TVFS", " UTF8"].map(String::from));

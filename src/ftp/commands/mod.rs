@@ -2,6 +2,7 @@
 //! each file). [`Session::dispatch`] routes a parsed command to its handler; the policy
 //! layer in `session` has already checked login and write permission.
 
+pub mod checksum;
 pub mod datachan;
 pub mod fsops;
 pub mod info;
@@ -62,6 +63,12 @@ impl Session {
             C::Auth(m) => self.cmd_auth(&m).await,
             C::Pbsz(n) => self.cmd_pbsz(n).await,
             C::Prot(l) => self.cmd_prot(l).await,
+            C::Cksm {
+                alg,
+                offset,
+                length,
+                path,
+            } => self.cmd_cksm(&alg, offset, length, &path).await,
         }
     }
 

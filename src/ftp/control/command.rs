@@ -94,6 +94,13 @@ pub enum Command {
     Auth(String),
     Pbsz(u64),
     Prot(ProtLevel),
+    /// `CKSM alg offset length|-1 path` (GFD.47).
+    Cksm {
+        alg: String,
+        offset: u64,
+        length: Option<u64>,
+        path: String,
+    },
 }
 
 /// Static properties the policy layer checks before any handler runs.
@@ -154,6 +161,7 @@ impl Command {
             Auth(_) => "AUTH",
             Pbsz(_) => "PBSZ",
             Prot(_) => "PROT",
+            Cksm { .. } => "CKSM",
         }
     }
 

@@ -109,6 +109,7 @@ fn parse_verb(verb: &str, arg: Option<&str>) -> Option<Result<Command, ParseErro
         "AUTH" => a.required().map(|s| C::Auth(s.trim().to_ascii_uppercase())),
         "PBSZ" => a.required().and_then(|s| a.number(s)).map(C::Pbsz),
         "PROT" => a.required().and_then(parse_prot),
+        "CKSM" => a.required().and_then(parse_cksm),
         _ => return None,
     })
 }
@@ -120,7 +121,7 @@ fn static_verb(verb: &str) -> Option<&'static str> {
         "PWD", "XPWD", "CWD", "XCWD", "CDUP", "XCUP", "TYPE", "MODE", "STRU", "ALLO", "REST",
         "PASV", "EPSV", "PORT", "EPRT", "RETR", "STOR", "APPE", "ABOR", "LIST", "NLST", "MLSD",
         "MLST", "SIZE", "MDTM", "MFMT", "MKD", "XMKD", "RMD", "XRMD", "DELE", "RNFR", "RNTO",
-        "AUTH", "PBSZ", "PROT",
+        "AUTH", "PBSZ", "PROT", "CKSM",
     ];
     VERBS.iter().copied().find(|v| *v == verb)
 }
@@ -318,6 +319,34 @@ fn parse_eprt(s: &str) -> Result<SocketAddr, ParseError> {
     Ok(SocketAddr::new(ip, port))
 }
 
+/// `CKSM alg offset length path` with length -1 for "to the end" (GFD.47).
+fn parse_cksm(s: &str) -> Result<Command, ParseError> {
+    let err = ParseError::Syntax {
+        verb: "CKSM",
+        reason: "expected algorithm offset length path",
+    };
+    let mut it = s.splitn(4, ' ');
+    let (Some(alg), Some(off), Some(len), Some(path)) =
+        (it.next(), it.next(), it.next(), it.next())
+    else {
+        return Err(err);
+    };
+    let offset: u64 = off.parse().map_err(|_| err.clone())?;
+    let length = match len {
+        "-1" => None,
+        n => Some(n.parse::<u64>().map_err(|_| err.clone())?),
+    };
+    if alg.is_empty() || path.is_empty() {
+        return Err(err);
+    }
+    Ok(Command::Cksm {
+        alg: alg.to_string(),
+        offset,
+        length,
+        path: path.to_string(),
+    })
+}
+
 /// `MFMT YYYYMMDDHHMMSS[.sss] path` → (Unix seconds, path).
 fn parse_mfmt(s: &str) -> Result<Command, ParseError> {
     let err = ParseError::Syntax {
@@ -451,6 +480,24 @@ mod tests {
             ("HELP", C::Help),
             ("HELP RETR", C::Help),
             ("ALLO 100", C::Allo),
+            (
+                "CKSM ADLER32 0 -1 /a b",
+                C::Cksm {
+                    alg: "ADLER32".into(),
+                    offset: 0,
+                    length: None,
+                    path: "/a b".into(),
+                },
+            ),
+            (
+                "CKSM md5 10 20 f",
+                C::Cksm {
+                    alg: "md5".into(),
+                    offset: 10,
+                    length: Some(20),
+                    path: "f".into(),
+                },
+            ),
         ];
         for (line, want) in cases {
             assert_eq!(ok(line), want, "{line}");
@@ -507,6 +554,9 @@ mod tests {
             (b"MFMT 20241302030405 f", Box::new(syntax("MFMT"))),
             (b"MFMT 20240102030405", Box::new(syntax("MFMT"))),
             (b"OPTS UTF8 MAYBE", Box::new(syntax("OPTS"))),
+            (b"CKSM MD5 0 -1", Box::new(syntax("CKSM"))),
+            (b"CKSM MD5 x -1 f", Box::new(syntax("CKSM"))),
+            (b"CKSM MD5 0 -2 f", Box::new(syntax("CKSM"))),
             (b"RETR a\0b", Box::new(|e| *e == E::Nul)),
             (b"RETR \xff\xfe", Box::new(|e| *e == E::InvalidUtf8)),
             (b"\xc3\x28", Box::new(|e| *e == E::InvalidUtf8)),

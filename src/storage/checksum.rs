@@ -1,0 +1,269 @@
+//! File checksums for CKSM (GFD.47 §"CKSM"; the algorithms FTS and gfal2 ask for):
+//! ADLER32 (RFC 1950 §9, `%08x`), MD5, SHA1, SHA256, SHA512 and CRC32C, as lower-case hex.
+//! Whole-file results are cached in state_dir keyed by device, inode, size and mtime, so a
+//! repeated CKSM of a 100 GB file answers at once; any write changes size or mtime and so
+//! invalidates the entry.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use sha2::Digest;
+
+/// Read size while hashing.
+const CHUNK: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    Adler32,
+    Md5,
+    Sha1,
+    Sha256,
+    Sha512,
+    Crc32c,
+}
+
+impl Algorithm {
+    pub const ALL: [Algorithm; 6] = [
+        Algorithm::Adler32,
+        Algorithm::Md5,
+        Algorithm::Sha1,
+        Algorithm::Sha256,
+        Algorithm::Sha512,
+        Algorithm::Crc32c,
+    ];
+
+    /// Case-insensitive name as clients send it.
+    pub fn parse(name: &str) -> Option<Algorithm> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(name))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Adler32 => "ADLER32",
+            Algorithm::Md5 => "MD5",
+            Algorithm::Sha1 => "SHA1",
+            Algorithm::Sha256 => "SHA256",
+            Algorithm::Sha512 => "SHA512",
+            Algorithm::Crc32c => "CRC32C",
+        }
+    }
+}
+
+enum State {
+    Adler(adler2::Adler32),
+    Md5(md5::Md5),
+    Sha1(sha1::Sha1),
+    Sha256(sha2::Sha256),
+    Sha512(sha2::Sha512),
+    Crc32c(u32),
+}
+
+impl State {
+    fn new(a: Algorithm) -> State {
+        match a {
+            Algorithm::Adler32 => State::Adler(adler2::Adler32::new()),
+            Algorithm::Md5 => State::Md5(md5::Md5::new()),
+            Algorithm::Sha1 => State::Sha1(sha1::Sha1::new()),
+            Algorithm::Sha256 => State::Sha256(sha2::Sha256::new()),
+            Algorithm::Sha512 => State::Sha512(sha2::Sha512::new()),
+            Algorithm::Crc32c => State::Crc32c(0),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            State::Adler(s) => s.write_slice(data),
+            State::Md5(s) => s.update(data),
+            State::Sha1(s) => s.update(data),
+            State::Sha256(s) => s.update(data),
+            State::Sha512(s) => s.update(data),
+            State::Crc32c(c) => *c = crc32c::crc32c_append(*c, data),
+        }
+    }
+
+    fn hex(self) -> String {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        match self {
+            State::Adler(s) => format!("{:08x}", s.checksum()),
+            State::Md5(s) => hex(&s.finalize()),
+            State::Sha1(s) => hex(&s.finalize()),
+            State::Sha256(s) => hex(&s.finalize()),
+            State::Sha512(s) => hex(&s.finalize()),
+            State::Crc32c(c) => format!("{c:08x}"),
+        }
+    }
+}
+
+/// Checksum of `len` bytes (all to the end when `None`) of `file` from `offset`.
+pub fn compute(
+    file: &mut File,
+    alg: Algorithm,
+    offset: u64,
+    len: Option<u64>,
+) -> io::Result<String> {
+    file.seek(SeekFrom::Start(offset))?;
+    let mut state = State::new(alg);
+    let mut buf = vec![0u8; CHUNK];
+    let mut left = len.unwrap_or(u64::MAX);
+    while left > 0 {
+        let want = usize::try_from(left).unwrap_or(CHUNK).min(CHUNK);
+        let n = file.read(&mut buf[..want])?;
+        if n == 0 {
+            break;
+        }
+        state.update(&buf[..n]);
+        left -= n as u64;
+    }
+    Ok(state.hex())
+}
+
+/// Whole-file checksums remembered in a directory, one small file per (alg, identity).
+#[derive(Debug, Clone)]
+pub struct ChecksumCache {
+    dir: PathBuf,
+}
+
+impl ChecksumCache {
+    pub fn new(state_dir: &Path) -> ChecksumCache {
+        ChecksumCache {
+            dir: state_dir.join("checksums"),
+        }
+    }
+
+    fn key(&self, file: &File, alg: Algorithm) -> io::Result<PathBuf> {
+        let m = file.metadata()?;
+        let id = format!(
+            "{}-{:x}-{:x}-{}-{}.{}",
+            alg.name(),
+            m.dev(),
+            m.ino(),
+            m.size(),
+            m.mtime(),
+            m.mtime_nsec()
+        );
+        Ok(self.dir.join(id))
+    }
+
+    /// The whole-file checksum, from the cache when the file is unchanged.
+    pub fn whole_file(&self, file: &mut File, alg: Algorithm) -> io::Result<String> {
+        let key = self.key(file, alg)?;
+        if let Ok(hit) = std::fs::read_to_string(&key) {
+            if !hit.is_empty() && hit.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Ok(hit);
+            }
+        }
+        let sum = compute(file, alg, 0, None)?;
+        // The file may have changed while we read it: only cache if it did not.
+        if self.key(file, alg)? == key && std::fs::create_dir_all(&self.dir).is_ok() {
+            let tmp = key.with_extension("tmp");
+            if std::fs::write(&tmp, &sum).is_ok() {
+                let _ = std::fs::rename(&tmp, &key);
+            }
+        }
+        Ok(sum)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(data: &[u8]) -> File {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(data).unwrap();
+        f
+    }
+
+    #[test]
+    fn known_vectors() {
+        let mut f = file(b"Wikipedia");
+        // Adler-32 of "Wikipedia" is 0x11E60398 (RFC 1950 example in wide use).
+        assert_eq!(
+            compute(&mut f, Algorithm::Adler32, 0, None).unwrap(),
+            "11e60398"
+        );
+        let mut f = file(b"abc");
+        assert_eq!(
+            compute(&mut f, Algorithm::Md5, 0, None).unwrap(),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
+        assert_eq!(
+            compute(&mut f, Algorithm::Sha1, 0, None).unwrap(),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
+        assert_eq!(
+            compute(&mut f, Algorithm::Sha256, 0, None).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(compute(&mut f, Algorithm::Sha512, 0, None)
+            .unwrap()
+            .starts_with("ddaf35a193617aba"));
+        let mut f = file(b"123456789");
+        // CRC-32C check value (RFC 3720 / iSCSI).
+        assert_eq!(
+            compute(&mut f, Algorithm::Crc32c, 0, None).unwrap(),
+            "e3069283"
+        );
+        let mut empty = file(b"");
+        assert_eq!(
+            compute(&mut empty, Algorithm::Adler32, 0, None).unwrap(),
+            "00000001"
+        );
+    }
+
+    #[test]
+    fn ranges() {
+        let mut f = file(b"xxabcyy");
+        assert_eq!(
+            compute(&mut f, Algorithm::Md5, 2, Some(3)).unwrap(),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
+        assert_eq!(
+            compute(&mut f, Algorithm::Md5, 2, Some(100)).unwrap(),
+            compute(&mut f, Algorithm::Md5, 2, None).unwrap()
+        );
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(Algorithm::parse("adler32"), Some(Algorithm::Adler32));
+        assert_eq!(Algorithm::parse("CRC32C"), Some(Algorithm::Crc32c));
+        assert_eq!(Algorithm::parse("crc32"), None);
+    }
+
+    #[test]
+    fn cache_hits_and_invalidates_on_write() {
+        let state = tempfile::tempdir().unwrap();
+        let cache = ChecksumCache::new(state.path());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"abc").unwrap();
+        let mut f = File::open(&path).unwrap();
+        assert_eq!(
+            cache.whole_file(&mut f, Algorithm::Md5).unwrap(),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
+        // Poison the cache entry: a hit must come from the cache, not from the file.
+        let entry = std::fs::read_dir(state.path().join("checksums"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        std::fs::write(&entry, "00").unwrap();
+        assert_eq!(cache.whole_file(&mut f, Algorithm::Md5).unwrap(), "00");
+        // A write changes size/mtime: the stale entry is not used.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&path, b"abcd").unwrap();
+        let mut f = File::open(&path).unwrap();
+        assert_eq!(
+            cache.whole_file(&mut f, Algorithm::Md5).unwrap(),
+            "e2fc714c4727ee9395f324cd2e7f331f"
+        );
+    }
+}
