@@ -19,20 +19,26 @@ declare -A PEERS=(
   [globus-url-copy]=globus-gass-copy-progs
 )
 
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+
 missing=()
 for cmd in "${!PEERS[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${PEERS[$cmd]}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing test peers: ${missing[*]}"
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "test.sh: need root (or sudo) to apt-get install: ${missing[*]}" >&2
-    SUDO=sudo
-  else
-    SUDO=
-  fi
+  [ -z "$SUDO" ] || echo "test.sh: not root: using sudo for apt-get" >&2
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# gfal2 (the library FTS uses) is a Python module, not a command.
+if ! /usr/bin/python3 -c "import gfal2" >/dev/null 2>&1; then
+  echo "test.sh: installing gfal2 (python3-gfal2, gridftp and file plugins)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    python3-gfal2 gfal2 gfal2-plugin-gridftp gfal2-plugin-file >/dev/null
 fi
 
 # vsftpd's Debian package creates the unprivileged `ftp` user it runs anonymous sessions as.
