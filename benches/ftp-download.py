@@ -60,7 +60,7 @@ def start_griddock(tmp: str, data: str) -> tuple[subprocess.Popen, int]:
     with open(cfg, "w") as f:
         f.write(f'data_dir = "{data}"\nstate_dir = "{tmp}/state"\n'
                 f'[ftp]\nlisten = "127.0.0.1:{port}"\npassive_ports = "{lo}-{lo + 50}"\n'
-                f'[http]\nlisten = "127.0.0.1:{http}"\n[auth]\nanonymous = "read"\n')
+                f'[gridftp]\nenabled = false\n[http]\nlisten = "127.0.0.1:{http}"\n[auth]\nanonymous = "read"\n')
     p = subprocess.Popen([os.path.join(ROOT, "target/release/griddock"), "serve", "--config", cfg],
                          stderr=open(os.path.join(tmp, "griddock.log"), "w"), env={**os.environ, "RUST_LOG": "warn"})
     wait_port(port)

@@ -42,6 +42,9 @@ pub async fn serve(cfg: Config) -> Result<()> {
     if cfg.ftp.enabled {
         readiness.register("ftp");
     }
+    if cfg.gridftp.enabled {
+        readiness.register("gridftp");
+    }
     let http_state = HttpState {
         metrics: Arc::clone(&metrics),
         ready: readiness.clone(),
@@ -75,28 +78,44 @@ pub async fn serve(cfg: Config) -> Result<()> {
         // Not on the tracker: a pending issuance must not delay shutdown.
         tokio::spawn(acme.run(shutdown.clone()));
     }
-    if cfg.ftp.enabled {
-        let tls =
-            (cfg.ftp.tls != FtpTlsMode::Off).then(|| crate::tls::server_config(Arc::clone(&certs)));
-        let ep = Arc::new(Endpoint {
-            label: EndpointLabel::Ftp,
-            settings: ftp_settings(&cfg).await,
+    // One session limit for the whole server, shared by both endpoints.
+    let sessions = Arc::new(Semaphore::new(cfg.limits.max_sessions));
+    let endpoint = |label, settings, tls| {
+        Arc::new(Endpoint {
+            label,
+            settings,
             auth: auth.clone(),
             root: root.clone(),
             tls,
             metrics: Arc::clone(&metrics),
             shutdown: shutdown.clone(),
-            sessions: Arc::new(Semaphore::new(cfg.limits.max_sessions)),
+            sessions: Arc::clone(&sessions),
             checksums: crate::storage::checksum::ChecksumCache::new(&cfg.state_dir),
-        });
+        })
+    };
+    if cfg.ftp.enabled {
+        let tls =
+            (cfg.ftp.tls != FtpTlsMode::Off).then(|| crate::tls::server_config(Arc::clone(&certs)));
+        let ep = endpoint(EndpointLabel::Ftp, ftp_settings(&cfg).await, tls);
         let listener = bind("ftp", cfg.ftp.listen).await?;
         readiness.set("ftp", true);
+        tracker.spawn(crate::ftp::serve(listener, ep, tracker.clone()));
+    }
+    if cfg.gridftp.enabled {
+        // Like globus-gridftp-server, no AUTH TLS here: GridFTP's security is GSI (next).
+        let mut settings = ftp_settings(&cfg).await;
+        settings.banner = cfg.gridftp.banner.clone();
+        settings.passive_ports = cfg.gridftp.passive_ports;
+        let ep = endpoint(EndpointLabel::Gridftp, settings, None);
+        let listener = bind("gridftp", cfg.gridftp.listen).await?;
+        readiness.set("gridftp", true);
         tracker.spawn(crate::ftp::serve(listener, ep, tracker.clone()));
     }
 
     wait_for_signal().await;
     info!(grace = ?cfg.shutdown_grace, "shutting down: no new sessions, draining transfers");
     readiness.set("ftp", false);
+    readiness.set("gridftp", false);
     shutdown.cancel();
     tracker.close();
     if tokio::time::timeout(cfg.shutdown_grace, tracker.wait())

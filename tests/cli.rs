@@ -121,6 +121,10 @@ fn zero_config_serves_data_read_only_with_a_self_signed_certificate() {
         .env("GRIDDOCK_FTP__LISTEN", format!("127.0.0.1:{ftp}"))
         .env("GRIDDOCK_HTTP__LISTEN", format!("127.0.0.1:{http}"))
         .env("GRIDDOCK_FTP__PASSIVE_PORTS", format!("{lo}-{hi}"))
+        .env(
+            "GRIDDOCK_GRIDFTP__LISTEN",
+            format!("127.0.0.1:{}", common::free_port()),
+        )
         .env_remove("GRIDDOCK_CONFIG")
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -157,6 +161,7 @@ fn port_in_use_fails_clearly_and_never_reports_ready() {
         .current_dir(dir.path())
         .env("GRIDDOCK_FTP__LISTEN", ftp.to_string())
         .env("GRIDDOCK_HTTP__LISTEN", format!("127.0.0.1:{http}"))
+        .env("GRIDDOCK_GRIDFTP__ENABLED", "false")
         .env_remove("GRIDDOCK_CONFIG")
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -67,6 +67,7 @@ fn lab_compose_comes_up_healthy_and_serves() {
             ("GRIDDOCK_BIND".into(), "127.0.0.1".into()),
             ("GRIDDOCK_FTP_PORT".into(), ftp.to_string()),
             ("GRIDDOCK_HTTP_PORT".into(), http.to_string()),
+            ("GRIDDOCK_GRIDFTP_PORT".into(), free_port().to_string()),
             ("GRIDDOCK_PASV_MIN".into(), lo.to_string()),
             ("GRIDDOCK_PASV_MAX".into(), hi.to_string()),
             ("GRIDDOCK_DATA".into(), data.path().display().to_string()),

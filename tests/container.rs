@@ -66,7 +66,7 @@ fn image_serves_as_non_root_through_nat_and_stops_cleanly() {
     let (data, state) = (volume(), volume());
     random_file(&data.path().join("f.bin"), 3_000_017, 11);
     chmod(&data.path().join("f.bin"), 0o644);
-    let (ftp, http) = (free_port(), free_port());
+    let (ftp, http, gridftp) = (free_port(), free_port(), free_port());
     let (lo, hi) = free_range(5);
     let c = Container::run(&[
         "-v",
@@ -77,6 +77,10 @@ fn image_serves_as_non_root_through_nat_and_stops_cleanly() {
         &format!("127.0.0.1:{ftp}:21"),
         "-p",
         &format!("127.0.0.1:{http}:80"),
+        "-p",
+        &format!("127.0.0.1:{gridftp}:2811"),
+        "-e",
+        &format!("GRIDDOCK_GRIDFTP__PASSIVE_PORTS={lo}-{hi}"),
         "-p",
         &format!("127.0.0.1:{lo}-{hi}:{lo}-{hi}"),
         "-e",
@@ -110,6 +114,18 @@ fn image_serves_as_non_root_through_nat_and_stops_cleanly() {
     assert!((lo..=hi).contains(&pasv.port()), "{pasv}");
     let (code, bytes) = f.retr("f.bin");
     assert_eq!((code, bytes.len()), (226, 3_000_017));
+    // The same through the GridFTP endpoint.
+    let mut gf = Ftp::connect(([127, 0, 0, 1], gridftp).into());
+    gf.login("anonymous", "x");
+    let pasv = gf.pasv();
+    assert_eq!(
+        pasv.ip().to_string(),
+        "127.0.0.1",
+        "GridFTP PASV behind NAT"
+    );
+    let (code, bytes) = gf.retr("f.bin");
+    assert_eq!((code, bytes.len()), (226, 3_000_017));
+    drop(gf);
 
     let out = data.path().join("curl.bin");
     let url = format!("ftp://127.0.0.1:{ftp}/f.bin");

@@ -55,6 +55,7 @@ sys.stdout.flush()
 os._exit(0)
 "#;
 
+/// Both endpoints run the same engine: the GridFTP port serves gfal2 as well.
 #[test]
 fn gfal2_namespace_checksum_and_copies_over_ftp() {
     if !gfal2_available() {
@@ -65,7 +66,15 @@ fn gfal2_namespace_checksum_and_copies_over_ftp() {
     let local = g.dir.path().join("local");
     std::fs::create_dir_all(&local).unwrap();
     std::fs::copy(g.data().join("src.bin"), local.join("src.bin")).unwrap();
-    let base = format!("ftp://127.0.0.1:{}", g.ftp.port());
+    for port in [g.ftp.port(), g.gridftp.port()] {
+        check_endpoint(&g, &local, port);
+    }
+    let sent = g.metric("griddock_bytes_sent_total{endpoint=\"gridftp\"}");
+    assert!(sent >= 3_000_019.0, "gridftp endpoint counted: {sent}");
+}
+
+fn check_endpoint(g: &Griddock, local: &std::path::Path, port: u16) {
+    let base = format!("ftp://127.0.0.1:{port}");
     let (_, out) =
         run(Command::new("/usr/bin/python3").args(["-c", SCRIPT, &base, local.to_str().unwrap()]));
     let want = [
@@ -86,9 +95,9 @@ fn gfal2_namespace_checksum_and_copies_over_ftp() {
     for line in want {
         assert!(
             out.lines().any(|l| l.trim() == line),
-            "missing {line:?} in gfal2 output:\n{out}\n{}",
+            "port {port}: missing {line:?} in gfal2 output:\n{out}\n{}",
             g.log()
         );
     }
-    assert!(!g.data().join("dir").exists());
+    assert!(!g.data().join("dir").exists(), "port {port}");
 }

@@ -25,6 +25,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub log_format: LogFormat,
     pub ftp: FtpConfig,
+    pub gridftp: GridftpConfig,
     pub http: HttpConfig,
     pub auth: AuthConfig,
     pub tls: TlsConfig,
@@ -43,6 +44,17 @@ pub struct FtpConfig {
     pub fxp_allow: Vec<ipnet::IpNet>,
     pub banner: String,
     pub tls: FtpTlsMode,
+}
+
+/// `[gridftp]`: the GridFTP endpoint, the same engine as `[ftp]` on its own port. It
+/// shares `public_host`, the FXP policy (`ftp.fxp`, `ftp.fxp_allow`), `[auth]` and TLS.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GridftpConfig {
+    pub enabled: bool,
+    pub listen: std::net::SocketAddr,
+    pub passive_ports: PortRange,
+    pub banner: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,6 +135,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(30),
             log_format: LogFormat::Human,
             ftp: FtpConfig::default(),
+            gridftp: GridftpConfig::default(),
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
             tls: TlsConfig::default(),
@@ -146,6 +159,20 @@ impl Default for FtpConfig {
             fxp_allow: vec!["127.0.0.0/8".parse().expect("static CIDR")],
             banner: "griddock FTP server ready.".into(),
             tls: FtpTlsMode::Optional,
+        }
+    }
+}
+
+impl Default for GridftpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: ([0, 0, 0, 0], 2811).into(),
+            passive_ports: PortRange {
+                start: 50000,
+                end: 50200,
+            },
+            banner: "griddock GridFTP server ready.".into(),
         }
     }
 }

@@ -98,6 +98,7 @@ pub struct Griddock {
     pub ftp: SocketAddr,
     pub http: SocketAddr,
     pub https: SocketAddr,
+    pub gridftp: SocketAddr,
     pub passive: (u16, u16),
 }
 
@@ -128,6 +129,7 @@ impl Griddock {
             ftp: ([127, 0, 0, 1], free_port()).into(),
             http: ([127, 0, 0, 1], free_port()).into(),
             https: ([127, 0, 0, 1], free_port()).into(),
+            gridftp: ([127, 0, 0, 1], free_port()).into(),
             passive: free_range(40),
             dir,
         }
@@ -156,6 +158,11 @@ impl Griddock {
             .env("GRIDDOCK_FTP__LISTEN", self.ftp.to_string())
             .env("GRIDDOCK_HTTP__LISTEN", self.http.to_string())
             .env("GRIDDOCK_HTTPS__LISTEN", self.https.to_string())
+            .env("GRIDDOCK_GRIDFTP__LISTEN", self.gridftp.to_string())
+            .env(
+                "GRIDDOCK_GRIDFTP__PASSIVE_PORTS",
+                format!("{}-{}", self.passive.0, self.passive.1),
+            )
             .env(
                 "GRIDDOCK_FTP__PASSIVE_PORTS",
                 format!("{}-{}", self.passive.0, self.passive.1),
