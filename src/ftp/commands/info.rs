@@ -34,6 +34,7 @@ impl Session {
                 let text = format!("MLST OPTS {}", self.mlst_facts.selected());
                 self.done(200, text).await
             }
+            Opts::RetrParallelism(n) => self.opts_retr(n).await,
             Opts::Other(name) => {
                 self.done(501, format!("Option {name} not understood."))
                     .await
@@ -130,8 +131,17 @@ impl Session {
     pub(crate) async fn cmd_site(&mut self, args: String) -> Result<Flow, FtpError> {
         let (sub, rest) = args.split_once(' ').unwrap_or((&args, ""));
         match sub.to_ascii_uppercase().as_str() {
-            "HELP" => self.done(214, "SITE commands: HELP CHMOD").await,
+            "HELP" => {
+                self.done(
+                    214,
+                    "SITE commands: HELP CHMOD CLIENTINFO RETRBUFSIZE STORBUFSIZE",
+                )
+                .await
+            }
             "CHMOD" => self.site_chmod(rest).await,
+            "CLIENTINFO" | "RETRBUFSIZE" | "STORBUFSIZE" | "BUFSIZE" => {
+                self.gridftp_only(200, "SITE command successful.").await
+            }
             _ => self.done(500, "Unknown SITE command.").await,
         }
     }

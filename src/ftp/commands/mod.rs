@@ -5,6 +5,7 @@
 pub mod checksum;
 pub mod datachan;
 pub mod fsops;
+pub mod gridftp;
 pub mod info;
 pub mod listing;
 pub mod login;
@@ -69,6 +70,8 @@ impl Session {
                 length,
                 path,
             } => self.cmd_cksm(&alg, offset, length, &path).await,
+            C::Sbuf(_) => self.gridftp_only(200, "SBUF command successful.").await,
+            C::Dcau(mode) => self.cmd_dcau(&mode).await,
         }
     }
 

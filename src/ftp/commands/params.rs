@@ -17,7 +17,14 @@ impl Session {
 
     pub(crate) async fn cmd_mode(&mut self, mode: char) -> Result<Flow, FtpError> {
         match mode {
-            'S' => self.done(200, "Mode set to S.").await,
+            'S' => {
+                self.mode_e = false;
+                self.done(200, "Mode set to S.").await
+            }
+            'E' if self.is_gridftp() => {
+                self.mode_e = true;
+                self.done(200, "Mode set to E.").await
+            }
             _ => {
                 self.done(504, "Only stream mode (MODE S) is supported.")
                     .await

@@ -45,6 +45,8 @@ pub enum Opts {
     Utf8(bool),
     /// `OPTS MLST fact;fact;…` (RFC 3659 §7.9): the fact names as sent.
     Mlst(Vec<String>),
+    /// `OPTS RETR Parallelism=n,n,n;` (GFD.20): parallel streams for MODE E sends.
+    RetrParallelism(u32),
     /// Anything else: name and raw arguments, answered with 501.
     Other(String),
 }
@@ -101,6 +103,10 @@ pub enum Command {
         length: Option<u64>,
         path: String,
     },
+    /// `SBUF n` (GFD.20): TCP buffer size hint.
+    Sbuf(u64),
+    /// `DCAU N|A|S …` (GFD.20 data-channel authentication).
+    Dcau(String),
 }
 
 /// Static properties the policy layer checks before any handler runs.
@@ -162,6 +168,8 @@ impl Command {
             Pbsz(_) => "PBSZ",
             Prot(_) => "PROT",
             Cksm { .. } => "CKSM",
+            Sbuf(_) => "SBUF",
+            Dcau(_) => "DCAU",
         }
     }
 

@@ -110,6 +110,8 @@ fn parse_verb(verb: &str, arg: Option<&str>) -> Option<Result<Command, ParseErro
         "PBSZ" => a.required().and_then(|s| a.number(s)).map(C::Pbsz),
         "PROT" => a.required().and_then(parse_prot),
         "CKSM" => a.required().and_then(parse_cksm),
+        "SBUF" => a.required().and_then(|s| a.number(s)).map(C::Sbuf),
+        "DCAU" => a.required().map(|s| C::Dcau(s.trim().to_string())),
         _ => return None,
     })
 }
@@ -121,7 +123,7 @@ fn static_verb(verb: &str) -> Option<&'static str> {
         "PWD", "XPWD", "CWD", "XCWD", "CDUP", "XCUP", "TYPE", "MODE", "STRU", "ALLO", "REST",
         "PASV", "EPSV", "PORT", "EPRT", "RETR", "STOR", "APPE", "ABOR", "LIST", "NLST", "MLSD",
         "MLST", "SIZE", "MDTM", "MFMT", "MKD", "XMKD", "RMD", "XRMD", "DELE", "RNFR", "RNTO",
-        "AUTH", "PBSZ", "PROT", "CKSM",
+        "AUTH", "PBSZ", "PROT", "CKSM", "SBUF", "DCAU",
     ];
     VERBS.iter().copied().find(|v| *v == verb)
 }
@@ -245,9 +247,31 @@ fn parse_opts(s: &str) -> Result<Command, ParseError> {
                 .map(str::to_string)
                 .collect(),
         ),
+        "RETR" => match retr_parallelism(rest) {
+            Some(n) => Opts::RetrParallelism(n),
+            None => {
+                return Err(ParseError::Syntax {
+                    verb: "OPTS",
+                    reason: "expected RETR Parallelism=n,n,n;",
+                })
+            }
+        },
         other => Opts::Other(other.chars().take(16).collect()),
     };
     Ok(Command::Opts(opts))
+}
+
+/// `[StripeLayout=…;][BlockSize=…;]Parallelism=n,n,n;` → the starting parallelism (1..=64).
+fn retr_parallelism(s: &str) -> Option<u32> {
+    let mut found = None;
+    for item in s.trim().split(';').filter(|i| !i.trim().is_empty()) {
+        let (k, v) = item.trim().split_once('=')?;
+        if k.eq_ignore_ascii_case("Parallelism") {
+            let n: u32 = v.split(',').next()?.trim().parse().ok()?;
+            found = Some(n.clamp(1, 64));
+        }
+    }
+    found
 }
 
 fn parse_epsv(a: Arg<'_>) -> Result<Command, ParseError> {

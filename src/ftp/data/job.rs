@@ -39,6 +39,10 @@ pub struct DataParams {
     /// is still there (a killed client closes both connections; in stream mode the data
     /// EOF alone would look like a complete file).
     pub control: Option<OwnedFd>,
+    /// MODE E (GridFTP extended block mode) instead of stream mode.
+    pub mode_e: bool,
+    /// Connections to open when sending in MODE E (OPTS RETR Parallelism).
+    pub parallelism: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +69,18 @@ pub struct Outcome {
 }
 
 pub async fn run(p: DataParams, job: Job, ctl: Arc<TransferCtl>) -> Outcome {
+    if p.mode_e {
+        return match job {
+            Job::Send { file, offset, len } => {
+                super::mode_e::send(p, super::mode_e::Payload::File { file, offset, len }, ctl)
+                    .await
+            }
+            Job::Listing(data) => {
+                super::mode_e::send(p, super::mode_e::Payload::Bytes(data), ctl).await
+            }
+            Job::Receive { upload } => super::mode_e::receive(p, upload, ctl).await,
+        };
+    }
     let conn = tokio::select! {
         biased;
         _ = ctl.cancelled() => Err(TransferError::Aborted),

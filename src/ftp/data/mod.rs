@@ -5,6 +5,7 @@
 
 pub mod conn;
 pub mod job;
+pub mod mode_e;
 pub mod policy;
 pub mod setup;
 pub mod stream;

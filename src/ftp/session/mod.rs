@@ -58,6 +58,9 @@ pub struct Session {
     pub(crate) ascii: bool,
     pub(crate) pbsz: bool,
     pub(crate) prot_private: bool,
+    /// GridFTP: MODE E and the parallelism for MODE E sends.
+    pub(crate) mode_e: bool,
+    pub(crate) parallelism: u32,
     pub(crate) mlst_facts: super::commands::listing::Facts,
     pub(crate) failures: u32,
     pub(crate) transfer: Option<Running>,
@@ -85,6 +88,8 @@ impl Session {
             ascii: false,
             pbsz: false,
             prot_private: false,
+            mode_e: false,
+            parallelism: 1,
             mlst_facts: Default::default(),
             failures: 0,
             transfer: None,

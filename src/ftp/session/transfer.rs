@@ -86,6 +86,8 @@ impl Session {
             timeout: s.limits.data_timeout,
             ascii: self.ascii,
             control: self.ctrl.dup_socket(),
+            mode_e: self.mode_e,
+            parallelism: self.parallelism,
         }
     }
 
