@@ -106,6 +106,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
         let mut settings = ftp_settings(&cfg).await;
         settings.banner = cfg.gridftp.banner.clone();
         settings.passive_ports = cfg.gridftp.passive_ports;
+        settings.marker_interval = Some(cfg.gridftp.marker_interval);
         let ep = endpoint(EndpointLabel::Gridftp, settings, None);
         let listener = bind("gridftp", cfg.gridftp.listen).await?;
         readiness.set("gridftp", true);
@@ -147,6 +148,7 @@ async fn ftp_settings(cfg: &Config) -> Settings {
         limits: cfg.limits.clone(),
         failed_login_delay: cfg.auth.failed_login_delay,
         max_login_failures: cfg.auth.max_login_failures,
+        marker_interval: None,
     }
 }
 

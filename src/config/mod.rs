@@ -55,6 +55,10 @@ pub struct GridftpConfig {
     pub listen: std::net::SocketAddr,
     pub passive_ports: PortRange,
     pub banner: String,
+    /// How often the receiving side of a transfer sends 111 restart and 112 performance
+    /// markers (GFD.20); gfal2 cancels copies that report no progress for minutes.
+    #[serde(with = "humantime_serde")]
+    pub marker_interval: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -173,6 +177,7 @@ impl Default for GridftpConfig {
                 end: 50200,
             },
             banner: "griddock GridFTP server ready.".into(),
+            marker_interval: Duration::from_secs(5),
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct Settings {
     pub limits: LimitsConfig,
     pub failed_login_delay: Duration,
     pub max_login_failures: u32,
+    /// GridFTP: 111/112 markers during uploads at this interval; `None` on plain FTP.
+    pub marker_interval: Option<Duration>,
 }
 
 /// Everything a session of one listener shares.

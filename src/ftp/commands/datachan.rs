@@ -49,7 +49,7 @@ impl Session {
         if self.epsv_all {
             return self.done(503, "PORT not allowed after EPSV ALL.").await;
         }
-        self.data = DataSetup::None;
+        self.reset_data_channel();
         self.ep
             .settings
             .policy
@@ -60,8 +60,8 @@ impl Session {
 
     /// Opens a passive listener on the control connection's local address (so it is
     /// reachable the same way) with a port from the configured range.
-    fn listen_passive(&mut self) -> Result<u16, FtpError> {
-        self.data = DataSetup::None;
+    pub(crate) fn listen_passive(&mut self) -> Result<u16, FtpError> {
+        self.reset_data_channel();
         let listener = open_passive(self.local.ip(), self.ep.settings.passive_ports)
             .map_err(|e| FtpError::reply(425, format!("Can't open passive connection: {e}.")))?;
         let port = listener
@@ -74,7 +74,7 @@ impl Session {
 
     /// The address PASV announces: `public_host` (the NAT case: the address clients
     /// use), else the address the client reached us on.
-    fn announced_ip(&self) -> IpAddr {
+    pub(crate) fn announced_ip(&self) -> IpAddr {
         self.ep
             .settings
             .public_ip

@@ -1,8 +1,13 @@
-//! GridFTP parameter verbs (GFD.20): OPTS RETR Parallelism, DCAU, SBUF and the SITE
-//! buffer/client-info commands clients send. Accepted on the GridFTP endpoint only.
+//! GridFTP verbs (GFD.20) other than the transfers: OPTS RETR Parallelism, DCAU, SBUF,
+//! MODE E range REST, single-stripe SPAS/SPOR, and the SITE buffer/client-info commands
+//! clients send. Accepted on the GridFTP endpoint only.
 
+use std::net::{IpAddr, SocketAddr};
+
+use crate::ftp::control::Reply;
 use crate::ftp::error::FtpError;
 use crate::ftp::session::{Flow, Session};
+use crate::gridftp::ranges::RangeSet;
 use crate::metrics::Endpoint;
 
 impl Session {
@@ -31,9 +36,58 @@ impl Session {
         if !self.is_gridftp() {
             return self.done(500, "Command not understood.").await;
         }
+        self.cached = None;
         if mode.eq_ignore_ascii_case("N") {
             return self.done(200, "DCAU N.").await;
         }
         self.done(504, "Only DCAU N is supported.").await
+    }
+}
+
+impl Session {
+    /// `REST s-e,…`: MODE E only (stream mode restarts with `REST n`).
+    pub(crate) async fn cmd_rest_ranges(&mut self, have: RangeSet) -> Result<Flow, FtpError> {
+        if !self.is_gridftp() || !self.mode_e {
+            return self.done(501, "Range restart needs MODE E.").await;
+        }
+        self.rest = None;
+        self.rest_ranges = Some(have);
+        self.done(
+            350,
+            "Restart Marker OK. Send STORE or RETRIEVE to initiate transfer.",
+        )
+        .await
+    }
+
+    /// `SPAS`: one passive address in the striped form clients parse (GFD.20 §"SPAS").
+    pub(crate) async fn cmd_spas(&mut self) -> Result<Flow, FtpError> {
+        if !self.is_gridftp() {
+            return self.done(500, "Command not understood.").await;
+        }
+        let IpAddr::V4(announce) = self.announced_ip() else {
+            return self.done(425, "SPAS needs IPv4.").await;
+        };
+        let port = self.listen_passive()?;
+        let [h1, h2, h3, h4] = announce.octets();
+        let reply = Reply::multi(
+            229,
+            "Entering Striped Passive Mode.",
+            vec![format!(
+                " {h1},{h2},{h3},{h4},{},{}",
+                port >> 8,
+                port & 0xff
+            )],
+            "End",
+        );
+        self.send(&reply).await?;
+        Ok(Flow::Continue)
+    }
+
+    /// `SPOR addr`: one stripe, so the same as PORT (FXP policy included).
+    pub(crate) async fn cmd_spor(&mut self, target: SocketAddr) -> Result<Flow, FtpError> {
+        if !self.is_gridftp() {
+            return self.done(500, "Command not understood.").await;
+        }
+        self.cmd_port(target).await
     }
 }

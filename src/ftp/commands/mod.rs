@@ -72,6 +72,15 @@ impl Session {
             } => self.cmd_cksm(&alg, offset, length, &path).await,
             C::Sbuf(_) => self.gridftp_only(200, "SBUF command successful.").await,
             C::Dcau(mode) => self.cmd_dcau(&mode).await,
+            C::RestRanges(r) => self.cmd_rest_ranges(r).await,
+            C::Eret {
+                offset,
+                length,
+                path,
+            } => self.cmd_eret(path, offset, length).await,
+            C::Esto { offset, path } => self.cmd_esto(path, offset).await,
+            C::Spas => self.cmd_spas().await,
+            C::Spor(a) => self.cmd_spor(a).await,
         }
     }
 

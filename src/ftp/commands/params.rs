@@ -16,6 +16,8 @@ impl Session {
     }
 
     pub(crate) async fn cmd_mode(&mut self, mode: char) -> Result<Flow, FtpError> {
+        // Cached MODE E connections never carry a transfer in another mode.
+        self.cached = None;
         match mode {
             'S' => {
                 self.mode_e = false;
@@ -44,6 +46,7 @@ impl Session {
 
     pub(crate) async fn cmd_rest(&mut self, offset: u64) -> Result<Flow, FtpError> {
         self.rest = Some(offset);
+        self.rest_ranges = None;
         let text = format!("Restarting at {offset}. Send STORE or RETRIEVE to initiate transfer.");
         self.done(350, text).await
     }

@@ -46,6 +46,7 @@ impl Session {
         if !self.ctrl.is_tls() {
             return self.done(503, "PROT requires AUTH TLS first.").await;
         }
+        self.cached = None;
         match level {
             ProtLevel::Private => {
                 self.prot_private = true;

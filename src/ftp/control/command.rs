@@ -4,6 +4,8 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+use crate::gridftp::ranges::RangeSet;
+
 /// A password: kept out of `Debug` output and logs.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(pub String);
@@ -107,6 +109,23 @@ pub enum Command {
     Sbuf(u64),
     /// `DCAU N|A|S …` (GFD.20 data-channel authentication).
     Dcau(String),
+    /// `REST s-e,s-e` (GFD.20 MODE E restart): byte ranges the receiver already holds.
+    RestRanges(RangeSet),
+    /// `ERET P offset length path` (GFD.20 partial retrieve).
+    Eret {
+        offset: u64,
+        length: u64,
+        path: String,
+    },
+    /// `ESTO A offset path` (GFD.20 adjusted store: data lands at offset + block offset).
+    Esto {
+        offset: u64,
+        path: String,
+    },
+    /// `SPAS` (GFD.20 striped passive; one stripe here).
+    Spas,
+    /// `SPOR h1,h2,h3,h4,p1,p2` (GFD.20 striped port; one address here).
+    Spor(SocketAddr),
 }
 
 /// Static properties the policy layer checks before any handler runs.
@@ -170,6 +189,11 @@ impl Command {
             Cksm { .. } => "CKSM",
             Sbuf(_) => "SBUF",
             Dcau(_) => "DCAU",
+            RestRanges(_) => "REST",
+            Eret { .. } => "ERET",
+            Esto { .. } => "ESTO",
+            Spas => "SPAS",
+            Spor(_) => "SPOR",
         }
     }
 
@@ -191,7 +215,15 @@ impl Command {
         );
         let writes = matches!(
             self,
-            Stor(_) | Appe(_) | Mkd(_) | Rmd(_) | Dele(_) | Rnfr(_) | Rnto(_) | Mfmt(..)
+            Stor(_)
+                | Appe(_)
+                | Esto { .. }
+                | Mkd(_)
+                | Rmd(_)
+                | Dele(_)
+                | Rnfr(_)
+                | Rnto(_)
+                | Mfmt(..)
         );
         let during_transfer = matches!(self, Abor | Stat(None));
         Spec {

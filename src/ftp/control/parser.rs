@@ -8,6 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use super::command::{Command, DataType, EpsvArg, Opts, ProtLevel, Secret};
+use crate::gridftp::ranges::RangeSet;
 
 /// Why a line is not a command we can run; each maps to one reply in `ftp::error`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,7 +82,14 @@ fn parse_verb(verb: &str, arg: Option<&str>) -> Option<Result<Command, ParseErro
         "MODE" => a.required().and_then(|s| a.single_char(s)).map(C::Mode),
         "STRU" => a.required().and_then(|s| a.single_char(s)).map(C::Stru),
         "ALLO" => Ok(C::Allo),
-        "REST" => a.required().and_then(|s| a.number(s)).map(C::Rest),
+        "REST" => a.required().and_then(|s| match s.contains('-') {
+            false => a.number(s).map(C::Rest),
+            true => parse_rest_ranges(s),
+        }),
+        "ERET" => a.required().and_then(parse_eret),
+        "ESTO" => a.required().and_then(parse_esto),
+        "SPAS" => a.none(C::Spas),
+        "SPOR" => a.required().and_then(parse_spor),
         "PASV" => a.none(C::Pasv),
         "EPSV" => parse_epsv(a),
         "PORT" => a.required().and_then(parse_port).map(C::Port),
@@ -123,7 +131,7 @@ fn static_verb(verb: &str) -> Option<&'static str> {
         "PWD", "XPWD", "CWD", "XCWD", "CDUP", "XCUP", "TYPE", "MODE", "STRU", "ALLO", "REST",
         "PASV", "EPSV", "PORT", "EPRT", "RETR", "STOR", "APPE", "ABOR", "LIST", "NLST", "MLSD",
         "MLST", "SIZE", "MDTM", "MFMT", "MKD", "XMKD", "RMD", "XRMD", "DELE", "RNFR", "RNTO",
-        "AUTH", "PBSZ", "PROT", "CKSM", "SBUF", "DCAU",
+        "AUTH", "PBSZ", "PROT", "CKSM", "SBUF", "DCAU", "ERET", "ESTO", "SPAS", "SPOR",
     ];
     VERBS.iter().copied().find(|v| *v == verb)
 }
@@ -369,6 +377,75 @@ fn parse_cksm(s: &str) -> Result<Command, ParseError> {
         length,
         path: path.to_string(),
     })
+}
+
+/// `REST s-e,s-e` (MODE E ranges, exclusive ends).
+fn parse_rest_ranges(s: &str) -> Result<Command, ParseError> {
+    RangeSet::parse(s)
+        .map(Command::RestRanges)
+        .ok_or(ParseError::Syntax {
+            verb: "REST",
+            reason: "expected an offset or start-end ranges",
+        })
+}
+
+/// `ERET P offset length path`: the only ERET module clients use is P (partial).
+fn parse_eret(s: &str) -> Result<Command, ParseError> {
+    let err = ParseError::Syntax {
+        verb: "ERET",
+        reason: "expected P offset length path",
+    };
+    let mut it = s.splitn(4, ' ');
+    let (Some(module), Some(off), Some(len), Some(path)) =
+        (it.next(), it.next(), it.next(), it.next())
+    else {
+        return Err(err);
+    };
+    let (Ok(offset), Ok(length)) = (off.parse(), len.parse()) else {
+        return Err(err);
+    };
+    if !module.eq_ignore_ascii_case("P") || path.is_empty() {
+        return Err(err);
+    }
+    Ok(Command::Eret {
+        offset,
+        length,
+        path: path.to_string(),
+    })
+}
+
+/// `ESTO A offset path`: the only ESTO module clients use is A (adjusted).
+fn parse_esto(s: &str) -> Result<Command, ParseError> {
+    let err = ParseError::Syntax {
+        verb: "ESTO",
+        reason: "expected A offset path",
+    };
+    let mut it = s.splitn(3, ' ');
+    let (Some(module), Some(off), Some(path)) = (it.next(), it.next(), it.next()) else {
+        return Err(err);
+    };
+    let Ok(offset) = off.parse() else {
+        return Err(err);
+    };
+    if !module.eq_ignore_ascii_case("A") || path.is_empty() {
+        return Err(err);
+    }
+    Ok(Command::Esto {
+        offset,
+        path: path.to_string(),
+    })
+}
+
+/// `SPOR a1 a2 …`: one stripe only, so exactly one PORT-style address.
+fn parse_spor(s: &str) -> Result<Command, ParseError> {
+    let mut addrs = s.split_whitespace();
+    match (addrs.next(), addrs.next()) {
+        (Some(one), None) => parse_port(one).map(Command::Spor),
+        _ => Err(ParseError::Syntax {
+            verb: "SPOR",
+            reason: "exactly one address (no striping)",
+        }),
+    }
 }
 
 /// `MFMT YYYYMMDDHHMMSS[.sss] path` → (Unix seconds, path).

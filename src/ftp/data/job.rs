@@ -18,12 +18,18 @@ use crate::storage::{StorageError, Upload};
 
 /// What to move once the data connection is up.
 pub enum Job {
-    /// Download `len` bytes of `file` from `offset`.
-    Send { file: File, offset: u64, len: u64 },
+    /// Download the byte ranges `segments` of `file` (ascending; stream mode sends one
+    /// contiguous span). MODE E block offsets are relative to `base` (ERET).
+    Send {
+        file: File,
+        segments: Vec<(u64, u64)>,
+        base: u64,
+    },
     /// Send a generated payload (LIST, NLST, MLSD).
     Listing(Vec<u8>),
-    /// Upload into `upload`; committed (renamed into place) only on success.
-    Receive { upload: Upload },
+    /// Upload into `upload`; committed (renamed into place) only on success. MODE E block
+    /// offsets are relative to `base` (ESTO).
+    Receive { upload: Upload, base: u64 },
 }
 
 /// Everything needed to open the data connection.
@@ -43,6 +49,8 @@ pub struct DataParams {
     pub mode_e: bool,
     /// Connections to open when sending in MODE E (OPTS RETR Parallelism).
     pub parallelism: u32,
+    /// MODE E connections cached from the previous transfer in this direction.
+    pub reuse: Vec<DataConn>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,19 +74,29 @@ pub struct Outcome {
     /// The data connection's remote end (in FXP: the other server, not the client).
     pub data_peer: Option<SocketAddr>,
     pub result: Result<(), TransferError>,
+    /// MODE E: the connections and set-up to keep for the next transfer.
+    pub cache: Option<super::Cached>,
 }
 
-pub async fn run(p: DataParams, job: Job, ctl: Arc<TransferCtl>) -> Outcome {
+pub async fn run(mut p: DataParams, job: Job, ctl: Arc<TransferCtl>) -> Outcome {
     if p.mode_e {
+        use super::mode_e::{receive, send, Payload};
+        let reuse = std::mem::take(&mut p.reuse);
         return match job {
-            Job::Send { file, offset, len } => {
-                super::mode_e::send(p, super::mode_e::Payload::File { file, offset, len }, ctl)
-                    .await
+            Job::Send {
+                file,
+                segments,
+                base,
+            } => {
+                let payload = Payload::File {
+                    file,
+                    segments,
+                    base,
+                };
+                send(p, reuse, payload, ctl).await
             }
-            Job::Listing(data) => {
-                super::mode_e::send(p, super::mode_e::Payload::Bytes(data), ctl).await
-            }
-            Job::Receive { upload } => super::mode_e::receive(p, upload, ctl).await,
+            Job::Listing(data) => send(p, reuse, Payload::Bytes(data), ctl).await,
+            Job::Receive { upload, base } => receive(p, reuse, upload, base, ctl).await,
         };
     }
     let conn = tokio::select! {
@@ -93,6 +111,7 @@ pub async fn run(p: DataParams, job: Job, ctl: Arc<TransferCtl>) -> Outcome {
                 bytes: 0,
                 data_peer: None,
                 result: Err(e),
+                cache: None,
             }
         }
     };
@@ -113,6 +132,7 @@ pub async fn run(p: DataParams, job: Job, ctl: Arc<TransferCtl>) -> Outcome {
         bytes: ctl.progress(),
         data_peer,
         result,
+        cache: None,
     }
 }
 
@@ -146,11 +166,13 @@ fn execute(
     ctl: &TransferCtl,
 ) -> Result<(), TransferError> {
     match job {
-        Job::Send { file, offset, len } => {
-            stream::send_file(&mut conn, &file, offset, len, ascii, ctl).map(drop)
+        Job::Send { file, segments, .. } => {
+            let offset = segments.first().map_or(0, |s| s.0);
+            let end = segments.last().map_or(0, |s| s.1);
+            stream::send_file(&mut conn, &file, offset, end - offset, ascii, ctl).map(drop)
         }
         Job::Listing(data) => stream::send_bytes(&mut conn, &data, ctl).map(drop),
-        Job::Receive { upload } => {
+        Job::Receive { upload, .. } => {
             let received = stream::receive(&mut conn, upload.file(), upload.offset(), ascii, ctl);
             match received {
                 Ok(_) if !client_alive(control.as_ref()) => Err(io::Error::new(

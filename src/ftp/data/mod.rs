@@ -18,8 +18,11 @@ use std::sync::Mutex;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::gridftp::ranges::RangeSet;
+
 pub use conn::DataConn;
 pub use job::{Job, Outcome, TransferError};
+pub use mode_e::Cached;
 pub use policy::{FxpPolicy, PolicyError};
 pub use setup::DataSetup;
 
@@ -30,17 +33,19 @@ pub struct TransferCtl {
     aborted: AtomicBool,
     bytes: AtomicU64,
     cancel: CancellationToken,
-    /// A duplicate of the data socket, so an abort can `shutdown(2)` it and wake a
-    /// transfer thread blocked in sendfile/read/write.
-    socket: Mutex<Option<OwnedFd>>,
+    /// Duplicates of the data sockets, so an abort can `shutdown(2)` them and wake
+    /// transfer threads blocked in sendfile/read/write.
+    sockets: Mutex<Vec<OwnedFd>>,
+    /// Byte ranges written so far by a MODE E receiver (for 111 restart markers).
+    written: Mutex<RangeSet>,
 }
 
 impl TransferCtl {
     pub fn abort(&self) {
         self.aborted.store(true, Ordering::SeqCst);
         self.cancel.cancel();
-        if let Ok(guard) = self.socket.lock() {
-            if let Some(fd) = guard.as_ref() {
+        if let Ok(guard) = self.sockets.lock() {
+            for fd in guard.iter() {
                 // Best effort: the peer may already be gone.
                 let _ = rustix::net::shutdown(fd, rustix::net::Shutdown::Both);
             }
@@ -80,11 +85,27 @@ impl TransferCtl {
         let Ok(fd) = sock.try_clone().map(OwnedFd::from) else {
             return;
         };
-        if let Ok(mut guard) = self.socket.lock() {
-            *guard = Some(fd);
+        if let Ok(mut guard) = self.sockets.lock() {
+            guard.push(fd);
         }
         if self.is_aborted() {
             self.abort();
         }
+    }
+
+    /// Notes that `[start, end)` has been written (MODE E receivers).
+    pub fn record_range(&self, start: u64, end: u64) {
+        if let Ok(mut w) = self.written.lock() {
+            w.insert(start, end);
+        }
+    }
+
+    /// The ranges written so far, `None` when none were recorded (stream mode).
+    pub fn written(&self) -> Option<RangeSet> {
+        self.written
+            .lock()
+            .ok()
+            .filter(|w| !w.is_empty())
+            .map(|w| w.clone())
     }
 }

@@ -1,17 +1,22 @@
-//! MODE E transfers (GFD.20 "Extended Block Mode") on the engine's data connections.
+//! MODE E transfers (GFD.20 "Extended Block Mode") on the engine's data connections,
+//! with data-channel caching (GFD.20 §"Data channel caching": connections stay open after
+//! EOD and carry the next transfer in the same direction).
 //!
-//! Sending (RETR, listings): open `parallelism` connections to the PORT address (the
-//! sender always connects), let each connection pull the next block from a shared cursor
-//! and send a 17-byte header plus the block with sendfile(2); every connection ends with
-//! EOD|CLOSE, and exactly one with EOF carrying the connection count. Receiving (STOR): keep
-//! accepting connections on the passive listener until the EOF's EOD count is reached, each
-//! connection's blocks written positionally (blocks arrive in any order).
+//! Sending (RETR, ERET, listings): reuse the cached connections, open more up to
+//! `parallelism` to the PORT address (the sender always connects), let each connection pull
+//! the next block from a shared list and send a 17-byte header plus the block with
+//! sendfile(2). Every connection ends with EOD and exactly one with EOF carrying the number
+//! of connections used; none is closed, so the next transfer can reuse them. Receiving
+//! (STOR, ESTO): read the cached connections and keep accepting new ones on the passive
+//! listener until the EOF's EOD count is reached; blocks are written positionally (they
+//! arrive in any order) and recorded for 111 restart markers.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
@@ -20,62 +25,43 @@ use super::job::{DataParams, Outcome, TransferError};
 use super::setup::{accept_allowed, connect_active, DataSetup};
 use super::TransferCtl;
 use crate::ftp::zerocopy;
-use crate::gridftp::mode_e::{Header, Receiver, Step, CLOSE, EOD, EOF, HEADER_LEN};
+use crate::gridftp::mode_e::{blocks, Header, Receiver, Step, CLOSE, EOD, EOF, HEADER_LEN};
 use crate::storage::Upload;
 
 /// Block size for sending: large blocks keep sendfile efficient.
 const SEND_BLOCK: u64 = 4 * 1024 * 1024;
+/// How often an idle receiving connection looks whether the transfer is complete.
+const IDLE_POLL: Duration = Duration::from_millis(100);
+
+/// Connections kept open between MODE E transfers, with the set-up that made them (the
+/// passive listener keeps accepting extra connections; the PORT target gets more).
+pub struct Cached {
+    pub setup: DataSetup,
+    pub conns: Vec<DataConn>,
+    /// True when the cached connections carried data from us (RETR), false for STOR.
+    pub sending: bool,
+}
+
+impl std::fmt::Debug for Cached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cached")
+            .field("setup", &self.setup)
+            .field("conns", &self.conns.len())
+            .field("sending", &self.sending)
+            .finish()
+    }
+}
 
 /// What a MODE E sender sends.
 pub enum Payload {
-    File { file: File, offset: u64, len: u64 },
+    /// The byte ranges `segments` (absolute, ascending) of `file`; header offsets are
+    /// relative to `base` (ERET's offset, else 0).
+    File {
+        file: File,
+        segments: Vec<(u64, u64)>,
+        base: u64,
+    },
     Bytes(Vec<u8>),
-}
-
-pub async fn send(p: DataParams, payload: Payload, ctl: Arc<TransferCtl>) -> Outcome {
-    let conns = match open_senders(&p, &ctl).await {
-        Ok(c) => c,
-        Err(e) => {
-            return Outcome {
-                bytes: 0,
-                data_peer: None,
-                result: Err(e),
-            }
-        }
-    };
-    let data_peer = conns.first().and_then(|c| c.tcp().peer_addr().ok());
-    let n = conns.len() as u64;
-    let (source, start, end) = match payload {
-        Payload::File { file, offset, len } => (Arc::new(Source::File(file)), offset, offset + len),
-        Payload::Bytes(b) => {
-            let len = b.len() as u64;
-            (Arc::new(Source::Bytes(b)), 0, len)
-        }
-    };
-    let cursor = Arc::new(AtomicU64::new(start));
-    let mut set = JoinSet::new();
-    for (i, conn) in conns.into_iter().enumerate() {
-        let (source, cursor, ctl) = (Arc::clone(&source), Arc::clone(&cursor), Arc::clone(&ctl));
-        set.spawn_blocking(move || send_worker(conn, &source, &cursor, end, i == 0, n, &ctl));
-    }
-    let mut result = Ok(());
-    while let Some(joined) = set.join_next().await {
-        let r = joined.unwrap_or_else(|e| Err(io::Error::other(e.to_string())));
-        if let Err(e) = r {
-            ctl.abort();
-            result = Err(TransferError::Data(e));
-        }
-    }
-    let result = if ctl.is_aborted() && result.is_ok() {
-        Err(TransferError::Aborted)
-    } else {
-        result
-    };
-    Outcome {
-        bytes: ctl.progress(),
-        data_peer,
-        result,
-    }
 }
 
 enum Source {
@@ -83,147 +69,275 @@ enum Source {
     Bytes(Vec<u8>),
 }
 
-async fn open_senders(p: &DataParams, ctl: &TransferCtl) -> Result<Vec<DataConn>, TransferError> {
-    let mut conns = Vec::new();
+/// The blocks of one send, handed out to the connections in order.
+struct Work {
+    source: Source,
+    blocks: Vec<(u64, u64)>,
+    base: u64,
+    next: AtomicUsize,
+}
+
+impl Work {
+    fn new(payload: Payload) -> Work {
+        let (source, segments, base) = match payload {
+            Payload::File {
+                file,
+                segments,
+                base,
+            } => (Source::File(file), segments, base),
+            Payload::Bytes(b) => {
+                let len = b.len() as u64;
+                (Source::Bytes(b), vec![(0, len)], 0)
+            }
+        };
+        let blocks = segments
+            .iter()
+            .flat_map(|&(s, e)| blocks(s, e.saturating_sub(s), SEND_BLOCK))
+            .collect();
+        Work {
+            source,
+            blocks,
+            base,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    fn take(&self) -> Option<(u64, u64)> {
+        self.blocks
+            .get(self.next.fetch_add(1, Ordering::SeqCst))
+            .copied()
+    }
+}
+
+pub async fn send(
+    p: DataParams,
+    cached: Vec<DataConn>,
+    payload: Payload,
+    ctl: Arc<TransferCtl>,
+) -> Outcome {
+    let conns = match open_senders(&p, cached, &ctl).await {
+        Ok(c) => c,
+        Err(e) => return failed(e),
+    };
+    let data_peer = conns.first().and_then(|c| c.tcp().peer_addr().ok());
+    let n = conns.len() as u64;
+    let work = Arc::new(Work::new(payload));
+    let mut set = JoinSet::new();
+    for (i, conn) in conns.into_iter().enumerate() {
+        let (work, ctl) = (Arc::clone(&work), Arc::clone(&ctl));
+        set.spawn_blocking(move || send_worker(conn, &work, i == 0, n, &ctl));
+    }
+    let mut result = Ok(());
+    let mut kept = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined.unwrap_or_else(|e| Err(io::Error::other(e.to_string()))) {
+            Ok(conn) => kept.push(conn),
+            Err(e) => {
+                ctl.abort();
+                result = Err(TransferError::Data(e));
+            }
+        }
+    }
+    finish(p.setup, kept, true, result, data_peer, &ctl)
+}
+
+fn failed(e: TransferError) -> Outcome {
+    Outcome {
+        bytes: 0,
+        data_peer: None,
+        result: Err(e),
+        cache: None,
+    }
+}
+
+/// The outcome; on success the connections and set-up are handed back for reuse.
+fn finish(
+    setup: DataSetup,
+    conns: Vec<DataConn>,
+    sending: bool,
+    result: Result<(), TransferError>,
+    data_peer: Option<std::net::SocketAddr>,
+    ctl: &TransferCtl,
+) -> Outcome {
+    let result = match result {
+        Ok(()) if ctl.is_aborted() => Err(TransferError::Aborted),
+        r => r,
+    };
+    let cache = result.is_ok().then_some(Cached {
+        setup,
+        conns,
+        sending,
+    });
+    Outcome {
+        bytes: ctl.progress(),
+        data_peer,
+        result,
+        cache,
+    }
+}
+
+/// The connections to send on: the live cached ones, then new ones up to `parallelism`
+/// (active) or the one the peer opens (passive).
+async fn open_senders(
+    p: &DataParams,
+    cached: Vec<DataConn>,
+    ctl: &TransferCtl,
+) -> Result<Vec<DataConn>, TransferError> {
+    let mut conns: Vec<DataConn> = cached.into_iter().filter(is_alive).collect();
+    let wanted = p.parallelism.max(1) as usize;
     match &p.setup {
         DataSetup::Active(target) => {
-            for _ in 0..p.parallelism.max(1) {
+            while conns.len() < wanted {
                 let tcp = tokio::select! {
                     _ = ctl.cancelled() => return Err(TransferError::Aborted),
                     c = connect_active(p.local_ip, *target, p.timeout) => c.map_err(TransferError::Connect)?,
                 };
-                conns.push(
-                    DataConn::establish(tcp, None, p.timeout)
-                        .await
-                        .map_err(TransferError::Connect)?,
-                );
+                conns.push(establish(tcp, p).await?);
             }
         }
-        DataSetup::Passive(listener) => {
+        DataSetup::Passive(listener) if conns.is_empty() => {
             let tcp = tokio::select! {
                 _ = ctl.cancelled() => return Err(TransferError::Aborted),
                 c = accept_allowed(listener, &p.policy, p.control_peer, p.timeout) => c.map_err(TransferError::Connect)?,
             };
-            conns.push(
-                DataConn::establish(tcp, None, p.timeout)
-                    .await
-                    .map_err(TransferError::Connect)?,
-            );
+            conns.push(establish(tcp, p).await?);
         }
-        DataSetup::None => {
-            return Err(TransferError::Connect(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "no PORT or PASV",
-            )))
-        }
+        DataSetup::Passive(_) => {}
+        DataSetup::None => return Err(no_setup()),
     }
-    if let Some(c) = conns.first() {
+    for c in &conns {
         ctl.register_socket(c.tcp());
     }
     Ok(conns)
 }
 
+async fn establish(tcp: tokio::net::TcpStream, p: &DataParams) -> Result<DataConn, TransferError> {
+    DataConn::establish(tcp, None, p.timeout)
+        .await
+        .map_err(TransferError::Connect)
+}
+
+fn no_setup() -> TransferError {
+    TransferError::Connect(io::Error::new(
+        io::ErrorKind::NotConnected,
+        "no PORT or PASV",
+    ))
+}
+
+/// A cached connection the peer has not closed (nothing readable, or data waiting).
+fn is_alive(conn: &DataConn) -> bool {
+    let mut byte = [0u8; 1];
+    match rustix::net::recv(
+        conn.tcp(),
+        &mut byte[..],
+        rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT,
+    ) {
+        Ok((0, _)) => false,
+        Ok(_) => true,
+        Err(e) => e == rustix::io::Errno::AGAIN,
+    }
+}
+
 fn send_worker(
     mut conn: DataConn,
-    source: &Source,
-    cursor: &AtomicU64,
-    end: u64,
+    work: &Work,
     last: bool,
     conns: u64,
     ctl: &TransferCtl,
-) -> io::Result<()> {
-    loop {
+) -> io::Result<DataConn> {
+    while let Some((start, n)) = work.take() {
         ctl.check_abort()?;
-        let start = cursor.fetch_add(SEND_BLOCK, Ordering::SeqCst);
-        if start >= end {
-            break;
-        }
-        let n = SEND_BLOCK.min(end - start);
-        conn.write_all(&Header::data(start, n).encode())?;
-        match (source, &conn) {
+        conn.write_all(&Header::data(start - work.base, n).encode())?;
+        match (&work.source, &conn) {
             (Source::File(f), DataConn::Plain(sock)) => {
                 zerocopy::sendfile_range(sock, f, start, n, ctl)?;
             }
             (Source::Bytes(b), _) => {
-                let (a, z) = (
-                    usize::try_from(start).unwrap_or(usize::MAX),
-                    usize::try_from(start + n).unwrap_or(usize::MAX),
-                );
-                conn.write_all(&b[a..z])?;
+                let range = usize::try_from(start).unwrap_or(usize::MAX)
+                    ..usize::try_from(start + n).unwrap_or(usize::MAX);
+                conn.write_all(b.get(range).unwrap_or_default())?;
                 ctl.add_progress(n);
             }
             (Source::File(_), DataConn::Tls(_)) => {
                 return Err(io::Error::other(
-                    "MODE E over TLS data channels is not supported yet",
+                    "MODE E over TLS data channels is not supported",
                 ));
             }
         }
     }
     let trailer = if last {
         Header {
-            descriptor: EOF | EOD | CLOSE,
+            descriptor: EOF | EOD,
             count: 0,
             offset: conns,
         }
     } else {
-        Header {
-            descriptor: EOD | CLOSE,
-            count: 0,
-            offset: 0,
-        }
+        Header::eod()
     };
     conn.write_all(&trailer.encode())?;
-    conn.finish()
+    conn.flush()?;
+    Ok(conn)
 }
 
-/// Receives a MODE E upload into `upload`, committing it once complete.
-pub async fn receive(p: DataParams, upload: Upload, ctl: Arc<TransferCtl>) -> Outcome {
+/// Receives a MODE E upload into `upload` (block offsets plus `base`), committing it once
+/// complete.
+pub async fn receive(
+    p: DataParams,
+    cached: Vec<DataConn>,
+    upload: Upload,
+    base: u64,
+    ctl: Arc<TransferCtl>,
+) -> Outcome {
     let DataSetup::Passive(listener) = &p.setup else {
         let e = io::Error::new(
             io::ErrorKind::Unsupported,
             "MODE E uploads need PASV (the sender connects)",
         );
-        return Outcome {
-            bytes: 0,
-            data_peer: None,
-            result: Err(TransferError::Connect(e)),
-        };
+        return failed(TransferError::Connect(e));
     };
-    let state = Arc::new(Mutex::new(Receiver::new()));
     let file = match upload.file().try_clone() {
         Ok(f) => Arc::new(f),
-        Err(e) => {
-            return Outcome {
-                bytes: 0,
-                data_peer: None,
-                result: Err(TransferError::Data(e)),
-            }
-        }
+        Err(e) => return failed(TransferError::Data(e)),
     };
-    let base = upload.offset();
+    let rx = Arc::new(Rx {
+        state: Mutex::new(Receiver::new()),
+        file,
+        base,
+        timeout: p.timeout,
+    });
     let mut set = JoinSet::new();
     let mut data_peer = None;
+    let spawn = |set: &mut JoinSet<_>, conn: DataConn| {
+        ctl.register_socket(conn.tcp());
+        let (rx, ctl) = (Arc::clone(&rx), Arc::clone(&ctl));
+        set.spawn_blocking(move || receive_worker(conn, &rx, &ctl));
+    };
+    for conn in cached {
+        data_peer = data_peer.or_else(|| conn.tcp().peer_addr().ok());
+        spawn(&mut set, conn);
+    }
+    let mut kept = Vec::new();
     let mut failure = None;
     loop {
-        let complete = state.lock().map(|s| s.is_complete()).unwrap_or(true);
+        let complete = rx.complete();
         if (complete && set.is_empty()) || failure.is_some() {
             break;
         }
-        let (busy, first) = (!set.is_empty(), set.is_empty() && data_peer.is_none());
+        let busy = !set.is_empty();
         tokio::select! {
             _ = ctl.cancelled() => { failure = Some(TransferError::Aborted); }
             joined = set.join_next(), if busy => {
-                if let Some(Err(e) | Ok(Err(e))) = joined.map(|j| j.map_err(|e| io::Error::other(e.to_string()))) {
-                    failure = Some(TransferError::Data(e));
+                match joined.map(|j| j.unwrap_or_else(|e| Err(io::Error::other(e.to_string())))) {
+                    Some(Ok(Some(conn))) => kept.push(conn),
+                    Some(Ok(None)) | None => {}
+                    Some(Err(e)) => failure = Some(TransferError::Data(e)),
                 }
             }
-            accepted = accept_one(listener, &p, first), if !complete => {
+            accepted = accept_one(listener, &p, busy), if !complete => {
                 match accepted {
                     Ok(conn) => {
                         data_peer = data_peer.or_else(|| conn.tcp().peer_addr().ok());
-                        ctl.register_socket(conn.tcp());
-                        let (state, file, ctl) = (Arc::clone(&state), Arc::clone(&file), Arc::clone(&ctl));
-                        set.spawn_blocking(move || receive_worker(conn, &state, &file, base, &ctl));
+                        spawn(&mut set, conn);
                     }
                     Err(e) => failure = Some(e),
                 }
@@ -233,69 +347,125 @@ pub async fn receive(p: DataParams, upload: Upload, ctl: Arc<TransferCtl>) -> Ou
     if let Some(e) = failure {
         ctl.abort();
         while set.join_next().await.is_some() {}
+        // `upload` dropped uncommitted: kept as a resumable part file.
         return Outcome {
             bytes: ctl.progress(),
             data_peer,
             result: Err(e),
+            cache: None,
         };
     }
     let result = upload.commit().map_err(TransferError::Storage);
-    Outcome {
-        bytes: ctl.progress(),
-        data_peer,
-        result,
+    finish(p.setup, kept, false, result, data_peer, &ctl)
+}
+
+/// Shared by the receiving connections of one transfer.
+struct Rx {
+    state: Mutex<Receiver>,
+    file: Arc<File>,
+    base: u64,
+    timeout: Duration,
+}
+
+impl Rx {
+    fn complete(&self) -> bool {
+        self.state.lock().map(|s| s.is_complete()).unwrap_or(true)
     }
 }
 
-/// The first connection must come within the data timeout; later ones may come any time
-/// before the transfer completes.
+/// While other connections are busy, a new one may come any time before the transfer
+/// completes; with none busy it must come within the data timeout.
 async fn accept_one(
     listener: &tokio::net::TcpListener,
     p: &DataParams,
-    first: bool,
+    busy: bool,
 ) -> Result<DataConn, TransferError> {
-    let wait = if first {
-        p.timeout
+    let wait = if busy {
+        Duration::from_secs(24 * 3600)
     } else {
-        std::time::Duration::from_secs(24 * 3600)
+        p.timeout
     };
     let tcp = accept_allowed(listener, &p.policy, p.control_peer, wait)
         .await
         .map_err(TransferError::Connect)?;
-    DataConn::establish(tcp, None, p.timeout)
-        .await
-        .map_err(TransferError::Connect)
+    establish(tcp, p).await
 }
 
-fn receive_worker(
-    mut conn: DataConn,
-    state: &Mutex<Receiver>,
-    file: &File,
-    base: u64,
-    ctl: &TransferCtl,
-) -> io::Result<()> {
+/// Reads blocks until this connection's EOD. Returns the connection for reuse unless the
+/// sender closed it (or announced CLOSE); an idle cached connection is handed back unused
+/// once the transfer completes on the others.
+fn receive_worker(mut conn: DataConn, rx: &Rx, ctl: &TransferCtl) -> io::Result<Option<DataConn>> {
     let mut header = [0u8; HEADER_LEN];
     let mut buf = vec![0u8; 1024 * 1024];
     loop {
-        ctl.check_abort()?;
-        conn.read_exact(&mut header)?;
+        if !wait_readable(&conn, rx, ctl)? {
+            return Ok(Some(conn));
+        }
+        if !read_header(&mut conn, &mut header)? {
+            return Ok(None);
+        }
         let h = Header::decode(&header);
-        let step = state
+        let step = rx
+            .state
             .lock()
             .map_err(|_| io::Error::other("receiver state poisoned"))?
             .on_header(&h)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-        match step {
-            Step::Data { offset, count } => {
-                copy_block(&mut conn, file, base + offset, count, &mut buf, ctl)?;
-                if h.has(EOD) {
-                    return Ok(());
-                }
-            }
-            Step::ConnectionDone => return Ok(()),
-            Step::Skip => {}
+        if let Step::Data { offset, count } = step {
+            let at = rx.base.checked_add(offset).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidData, "MODE E offset overflows")
+            })?;
+            copy_block(&mut conn, &rx.file, at, count, &mut buf, ctl)?;
+            ctl.record_range(at, at + count);
+        }
+        if h.has(EOD) || step == Step::ConnectionDone {
+            return Ok((!h.has(CLOSE)).then_some(conn));
         }
     }
+}
+
+/// Waits until the connection has bytes (true) or the transfer completed without it
+/// (false). Fails after the data timeout.
+fn wait_readable(conn: &DataConn, rx: &Rx, ctl: &TransferCtl) -> io::Result<bool> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let deadline = Instant::now() + rx.timeout;
+    let tick = Timespec {
+        tv_sec: 0,
+        tv_nsec: i64::from(IDLE_POLL.subsec_nanos()),
+    };
+    loop {
+        ctl.check_abort()?;
+        let mut fds = [PollFd::new(conn.tcp(), PollFlags::IN)];
+        match poll(&mut fds, Some(&tick)) {
+            Ok(n) if n > 0 => return Ok(true),
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if rx.complete() {
+            return Ok(false);
+        }
+        if Instant::now() > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no MODE E data within the data timeout",
+            ));
+        }
+    }
+}
+
+/// Reads one header; false when the peer closed the connection cleanly before it.
+fn read_header(conn: &mut DataConn, header: &mut [u8; HEADER_LEN]) -> io::Result<bool> {
+    let mut got = 0;
+    while got < HEADER_LEN {
+        match conn.read(&mut header[got..]) {
+            Ok(0) if got == 0 => return Ok(false),
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
 }
 
 fn copy_block(

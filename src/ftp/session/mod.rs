@@ -52,8 +52,12 @@ pub struct Session {
     pub(crate) root: Option<DataRoot>,
     pub(crate) cwd: VPath,
     pub(crate) data: DataSetup,
+    /// MODE E data connections kept from the last transfer (GFD.20 data-channel caching).
+    pub(crate) cached: Option<super::data::Cached>,
     pub(crate) epsv_all: bool,
     pub(crate) rest: Option<u64>,
+    /// `REST s-e,…` (MODE E): ranges the receiver already has.
+    pub(crate) rest_ranges: Option<crate::gridftp::ranges::RangeSet>,
     pub(crate) rnfr: Option<VPath>,
     pub(crate) ascii: bool,
     pub(crate) pbsz: bool,
@@ -82,8 +86,10 @@ impl Session {
             root: None,
             cwd: VPath::root(),
             data: DataSetup::None,
+            cached: None,
             epsv_all: false,
             rest: None,
+            rest_ranges: None,
             rnfr: None,
             ascii: false,
             pbsz: false,
@@ -133,9 +139,11 @@ impl Session {
             }
             let idle = self.transfer.is_none();
             let deadline = self.deadline();
+            let marker_at = self.transfer.as_ref().and_then(|r| r.next_marker());
             tokio::select! {
                 biased;
                 outcome = transfer::wait(&mut self.transfer) => self.finish_transfer(outcome).await?,
+                _ = transfer::marker_due(marker_at) => self.send_markers().await?,
                 _ = self.ep.shutdown.cancelled(), if idle => {
                     self.reply(421, "Server shutting down, closing control connection.").await?;
                     return Ok(());

@@ -5,7 +5,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use std::time::{Duration, SystemTime};
 use tokio::task::JoinHandle;
+
+use crate::ftp::control::Reply;
+use crate::gridftp::ranges::RangeSet;
 use tracing::info;
 
 use super::Session;
@@ -13,6 +17,12 @@ use crate::ftp::data::job::{self, DataParams};
 use crate::ftp::data::{DataSetup, Job, Outcome, TransferCtl, TransferError};
 use crate::ftp::error::FtpError;
 use crate::metrics::Direction;
+
+impl Running {
+    pub fn next_marker(&self) -> Option<tokio::time::Instant> {
+        self.next_marker
+    }
+}
 
 /// A transfer in progress.
 pub struct Running {
@@ -23,6 +33,19 @@ pub struct Running {
     /// `None` for directory listings: not counted as file transfers, not in the log.
     direction: Option<Direction>,
     started: Instant,
+    /// GridFTP uploads: when the next 111/112 markers are due.
+    next_marker: Option<tokio::time::Instant>,
+    /// Where a stream-mode upload started writing (REST/ESTO), for 111 ranges.
+    marker_base: u64,
+    streams: usize,
+}
+
+/// Resolves when markers are due for the running transfer; never when none are.
+pub async fn marker_due(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Resolves when the running transfer ends; never resolves when there is none.
@@ -32,6 +55,7 @@ pub async fn wait(running: &mut Option<Running>) -> Outcome {
             bytes: 0,
             data_peer: None,
             result: Err(TransferError::Data(std::io::Error::other(e.to_string()))),
+            cache: None,
         }),
         None => std::future::pending().await,
     }
@@ -48,13 +72,28 @@ impl Session {
         job: Job,
         opening: String,
     ) -> Result<(), FtpError> {
-        let setup = std::mem::take(&mut self.data);
-        if setup.is_none() {
-            return Err(FtpError::reply(425, "Use PORT, EPRT, PASV or EPSV first."));
-        }
-        self.send(&crate::ftp::control::Reply::new(150, opening))
-            .await?;
-        let params = self.data_params(setup);
+        let sending = !matches!(job, Job::Receive { .. });
+        let marker_base = match &job {
+            Job::Receive { upload, .. } => upload.offset(),
+            _ => 0,
+        };
+        let next_marker = match (sending, self.ep.settings.marker_interval) {
+            (false, Some(every)) => Some(tokio::time::Instant::now() + every),
+            _ => None,
+        };
+        let (setup, reuse) = self.take_data_channel(sending)?;
+        let reply = if reuse.is_empty() {
+            crate::ftp::control::Reply::new(150, opening)
+        } else {
+            crate::ftp::control::Reply::new(125, format!("Reusing data connection. {opening}"))
+        };
+        self.send(&reply).await?;
+        let params = self.data_params(setup, reuse);
+        let streams = if self.mode_e {
+            params.reuse.len().max(params.parallelism as usize)
+        } else {
+            1
+        };
         let ctl = Arc::new(TransferCtl::default());
         let handle = tokio::spawn(job::run(params, job, Arc::clone(&ctl)));
         if let Some(dir) = direction {
@@ -67,11 +106,41 @@ impl Session {
             path,
             direction,
             started: Instant::now(),
+            next_marker,
+            marker_base,
+            streams,
         });
         Ok(())
     }
 
-    fn data_params(&self, setup: DataSetup) -> DataParams {
+    /// The data channel for the next transfer: the last PASV/PORT, else (MODE E) the
+    /// connections cached by the previous transfer in the same direction.
+    fn take_data_channel(
+        &mut self,
+        sending: bool,
+    ) -> Result<(DataSetup, Vec<crate::ftp::data::DataConn>), FtpError> {
+        if !self.data.is_none() {
+            self.cached = None;
+            return Ok((std::mem::take(&mut self.data), Vec::new()));
+        }
+        match self.cached.take() {
+            Some(c) if self.mode_e && c.sending == sending => Ok((c.setup, c.conns)),
+            _ => Err(FtpError::reply(425, "Use PORT, EPRT, PASV or EPSV first.")),
+        }
+    }
+
+    /// True when the next transfer has a data channel (set up, or cached in MODE E).
+    pub(crate) fn has_data_channel(&self) -> bool {
+        !self.data.is_none() || (self.mode_e && self.cached.is_some())
+    }
+
+    /// Forgets the data channel: a new PASV/PORT, or a change of MODE or protection.
+    pub(crate) fn reset_data_channel(&mut self) {
+        self.data = DataSetup::None;
+        self.cached = None;
+    }
+
+    fn data_params(&self, setup: DataSetup, reuse: Vec<crate::ftp::data::DataConn>) -> DataParams {
         let s = &self.ep.settings;
         DataParams {
             setup,
@@ -88,7 +157,33 @@ impl Session {
             control: self.ctrl.dup_socket(),
             mode_e: self.mode_e,
             parallelism: self.parallelism,
+            reuse,
         }
+    }
+
+    /// GFD.20 markers from the receiving side: `111 Range Marker` with what is on disk and
+    /// a `112` performance marker (Timestamp with one decimal, as clients require).
+    pub(crate) async fn send_markers(&mut self) -> std::io::Result<()> {
+        let Some(running) = self.transfer.as_mut() else {
+            return Ok(());
+        };
+        let every = self
+            .ep
+            .settings
+            .marker_interval
+            .unwrap_or(Duration::from_secs(5));
+        running.next_marker = Some(tokio::time::Instant::now() + every);
+        let bytes = running.ctl.progress();
+        let ranges = running.ctl.written().or_else(|| {
+            let mut r = RangeSet::new();
+            r.insert(running.marker_base, running.marker_base + bytes);
+            (!r.is_empty()).then_some(r)
+        });
+        if let Some(ranges) = ranges {
+            let marker = Reply::new(111, format!("Range Marker {ranges}"));
+            self.ctrl.send(&marker).await?;
+        }
+        self.ctrl.send(&perf_marker(SystemTime::now(), bytes)).await
     }
 
     /// Sends the completion reply for a finished transfer and records it.
@@ -97,6 +192,9 @@ impl Session {
             return Ok(());
         };
         self.record(&running, &outcome);
+        if self.data.is_none() {
+            self.cached = outcome.cache;
+        }
         let reply = match outcome.result {
             Ok(()) => crate::ftp::control::Reply::new(226, "Transfer complete."),
             Err(e) => match FtpError::from(e).to_reply() {
@@ -188,9 +286,45 @@ impl Session {
             path = %running.path,
             bytes = outcome.bytes,
             seconds = running.started.elapsed().as_secs_f64(),
+            streams = running.streams,
             result,
             error = error.as_deref().unwrap_or("-"),
             "transfer"
+        );
+    }
+}
+
+/// The 112 performance marker for one stripe (GFD.20 §"Performance monitoring").
+pub fn perf_marker(now: SystemTime, bytes: u64) -> Reply {
+    let t = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let stamp = format!("{}.{}", t.as_secs(), t.subsec_millis() / 100);
+    Reply::multi(
+        112,
+        "Perf Marker",
+        vec![
+            format!(" Timestamp: {stamp}"),
+            " Stripe Index: 0".into(),
+            format!(" Stripe Bytes Transferred: {bytes}"),
+            " Total Stripe Count: 1".into(),
+        ],
+        "End.",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perf_marker_has_one_decimal_and_the_fields_clients_parse() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_370);
+        let wire = String::from_utf8(perf_marker(t, 42).encode()).unwrap();
+        assert_eq!(
+            wire,
+            "112-Perf Marker\r\n Timestamp: 1700000000.3\r\n Stripe Index: 0\r\n \
+             Stripe Bytes Transferred: 42\r\n Total Stripe Count: 1\r\n112 End.\r\n"
         );
     }
 }
