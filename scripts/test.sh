@@ -17,6 +17,7 @@ declare -A PEERS=(
   [unzip]=unzip
   [docker-compose]=docker-compose
   [globus-url-copy]=globus-gass-copy-progs
+  [globus-gridftp-server]=globus-gridftp-server-progs
 )
 
 SUDO=

@@ -354,6 +354,11 @@ pub struct Vsftpd {
 
 impl Vsftpd {
     pub fn start() -> Vsftpd {
+        Self::start_with("")
+    }
+
+    /// Like [`Vsftpd::start`] with extra `vsftpd.conf` lines (e.g. `anon_max_rate=…`).
+    pub fn start_with(extra: &str) -> Vsftpd {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         let incoming = root.join("incoming");
@@ -377,7 +382,7 @@ impl Vsftpd {
             root.display(),
             empty.display(),
             dir.path().join("vsftpd.log").display()
-        );
+        ) + extra;
         let conf_path = dir.path().join("vsftpd.conf");
         std::fs::write(&conf_path, conf).unwrap();
         let child = Command::new("vsftpd")
@@ -418,3 +423,4 @@ pub fn chmod(p: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
 }
+pub mod gridftp;

@@ -17,9 +17,22 @@ impl Session {
             lines.extend([" AUTH TLS".into(), " PBSZ".into(), " PROT".into()]);
         }
         lines.push(" CKSM ADLER32;MD5;SHA1;SHA256;SHA512;CRC32C;".into());
-        lines.extend([" EPRT", " EPSV", " MDTM", " MFMT"].map(String::from));
+        lines.extend([" EPRT", " EPSV"].map(String::from));
+        if self.is_gridftp() {
+            // GFD.20 extensions that work here; DCAU only once data-channel security does.
+            lines.extend([" ERET", " ESTO"].map(String::from));
+        }
+        lines.extend([" MDTM", " MFMT"].map(String::from));
         lines.push(format!(" MLST {}", self.mlst_facts.feat_line()));
-        lines.extend([" PASV", " REST STREAM", " SIZE", " TVFS", " UTF8"].map(String::from));
+        lines.push(" PASV".into());
+        if self.is_gridftp() {
+            lines.push(" PARALLEL".into());
+        }
+        lines.extend([" REST STREAM", " SIZE"].map(String::from));
+        if self.is_gridftp() {
+            lines.extend([" SPAS", " SPOR"].map(String::from));
+        }
+        lines.extend([" TVFS", " UTF8"].map(String::from));
         self.send(&Reply::multi(211, "Features:", lines, "End"))
             .await?;
         Ok(Flow::Continue)
@@ -43,7 +56,10 @@ impl Session {
     }
 
     pub(crate) async fn cmd_help(&mut self) -> Result<Flow, FtpError> {
-        let body = vec![format!(" {HELP_VERBS}")];
+        let mut body = vec![format!(" {HELP_VERBS}")];
+        if self.is_gridftp() {
+            body.push(" DCAU ERET ESTO SBUF SPAS SPOR".into());
+        }
         self.send(&Reply::multi(
             214,
             "The following commands are recognized:",

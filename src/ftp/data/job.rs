@@ -76,6 +76,8 @@ pub struct Outcome {
     pub result: Result<(), TransferError>,
     /// MODE E: the connections and set-up to keep for the next transfer.
     pub cache: Option<super::Cached>,
+    /// Data connections the transfer used.
+    pub streams: usize,
 }
 
 pub async fn run(mut p: DataParams, job: Job, ctl: Arc<TransferCtl>) -> Outcome {
@@ -112,6 +114,7 @@ pub async fn run(mut p: DataParams, job: Job, ctl: Arc<TransferCtl>) -> Outcome 
                 data_peer: None,
                 result: Err(e),
                 cache: None,
+                streams: 0,
             }
         }
     };
@@ -133,6 +136,7 @@ pub async fn run(mut p: DataParams, job: Job, ctl: Arc<TransferCtl>) -> Outcome 
         data_peer,
         result,
         cache: None,
+        streams: 1,
     }
 }
 

@@ -138,7 +138,7 @@ pub async fn send(
             }
         }
     }
-    finish(p.setup, kept, true, result, data_peer, &ctl)
+    finish(p.setup, kept, true, result, data_peer, n as usize, &ctl)
 }
 
 fn failed(e: TransferError) -> Outcome {
@@ -147,6 +147,7 @@ fn failed(e: TransferError) -> Outcome {
         data_peer: None,
         result: Err(e),
         cache: None,
+        streams: 0,
     }
 }
 
@@ -157,6 +158,7 @@ fn finish(
     sending: bool,
     result: Result<(), TransferError>,
     data_peer: Option<std::net::SocketAddr>,
+    streams: usize,
     ctl: &TransferCtl,
 ) -> Outcome {
     let result = match result {
@@ -173,6 +175,7 @@ fn finish(
         data_peer,
         result,
         cache,
+        streams,
     }
 }
 
@@ -312,9 +315,11 @@ pub async fn receive(
         let (rx, ctl) = (Arc::clone(&rx), Arc::clone(&ctl));
         set.spawn_blocking(move || receive_worker(conn, &rx, &ctl));
     };
+    let mut streams = 0;
     for conn in cached {
         data_peer = data_peer.or_else(|| conn.tcp().peer_addr().ok());
         spawn(&mut set, conn);
+        streams += 1;
     }
     let mut kept = Vec::new();
     let mut failure = None;
@@ -338,6 +343,7 @@ pub async fn receive(
                     Ok(conn) => {
                         data_peer = data_peer.or_else(|| conn.tcp().peer_addr().ok());
                         spawn(&mut set, conn);
+                        streams += 1;
                     }
                     Err(e) => failure = Some(e),
                 }
@@ -353,10 +359,11 @@ pub async fn receive(
             data_peer,
             result: Err(e),
             cache: None,
+            streams,
         };
     }
     let result = upload.commit().map_err(TransferError::Storage);
-    finish(p.setup, kept, false, result, data_peer, &ctl)
+    finish(p.setup, kept, false, result, data_peer, streams, &ctl)
 }
 
 /// Shared by the receiving connections of one transfer.

@@ -37,7 +37,6 @@ pub struct Running {
     next_marker: Option<tokio::time::Instant>,
     /// Where a stream-mode upload started writing (REST/ESTO), for 111 ranges.
     marker_base: u64,
-    streams: usize,
 }
 
 /// Resolves when markers are due for the running transfer; never when none are.
@@ -56,6 +55,7 @@ pub async fn wait(running: &mut Option<Running>) -> Outcome {
             data_peer: None,
             result: Err(TransferError::Data(std::io::Error::other(e.to_string()))),
             cache: None,
+            streams: 0,
         }),
         None => std::future::pending().await,
     }
@@ -89,11 +89,6 @@ impl Session {
         };
         self.send(&reply).await?;
         let params = self.data_params(setup, reuse);
-        let streams = if self.mode_e {
-            params.reuse.len().max(params.parallelism as usize)
-        } else {
-            1
-        };
         let ctl = Arc::new(TransferCtl::default());
         let handle = tokio::spawn(job::run(params, job, Arc::clone(&ctl)));
         if let Some(dir) = direction {
@@ -108,7 +103,6 @@ impl Session {
             started: Instant::now(),
             next_marker,
             marker_base,
-            streams,
         });
         Ok(())
     }
@@ -286,7 +280,7 @@ impl Session {
             path = %running.path,
             bytes = outcome.bytes,
             seconds = running.started.elapsed().as_secs_f64(),
-            streams = running.streams,
+            streams = outcome.streams,
             result,
             error = error.as_deref().unwrap_or("-"),
             "transfer"

@@ -1,0 +1,385 @@
+//! The GridFTP endpoint against the real globus-url-copy (GUC, the client library FTS and
+//! gfal2 share): MODE E with 1, 4 and 8 streams, `-fast` and `-pp` (data-channel caching
+//! and pipelining) over a directory tree with `-r -cd`, ERET/ESTO partial transfers, an
+//! interrupted upload resumed with ESTO, and 111/112 markers from the receiving side.
+//! Wire forms GUC parses (SPAS, range REST, 125 on a cached channel) are pinned with the
+//! raw client.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::ftp::Ftp;
+use common::{random_file, require_tool, run, sha256, Griddock, Vsftpd};
+
+const CONFIG: &str = "[auth]\nanonymous = \"write\"\n[gridftp]\nmarker_interval = \"1s\"\n";
+
+fn guc(args: &[&str]) -> (bool, String) {
+    run(Command::new("globus-url-copy").args(args))
+}
+
+fn url(g: &Griddock, path: &str) -> String {
+    format!("ftp://{}/{}", g.gridftp, path.trim_start_matches('/'))
+}
+
+/// A small tree with the sizes that matter for MODE E: empty, one byte, one block and a
+/// partial one, several 4 MiB blocks, and a nested directory.
+fn make_tree(root: &Path) {
+    std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
+    std::fs::write(root.join("empty"), b"").unwrap();
+    std::fs::write(root.join("one"), b"x").unwrap();
+    random_file(&root.join("a.bin"), 1_048_583, 1);
+    random_file(&root.join("sub/b.bin"), 9_437_201, 2);
+    random_file(&root.join("sub/deeper/c.bin"), 300_001, 3);
+}
+
+fn assert_same_tree(a: &Path, b: &Path) {
+    let mut seen = 0;
+    for rel in ["empty", "one", "a.bin", "sub/b.bin", "sub/deeper/c.bin"] {
+        let (x, y) = (a.join(rel), b.join(rel));
+        assert!(y.exists(), "{} missing", y.display());
+        assert_eq!(sha256(&x), sha256(&y), "{rel} differs");
+        seen += 1;
+    }
+    assert_eq!(seen, 5);
+}
+
+#[test]
+fn mode_e_streams_fast_and_pipelined_trees_both_ways() {
+    if !require_tool("globus-url-copy") {
+        return;
+    }
+    let g = Griddock::start(CONFIG);
+    make_tree(&g.data().join("tree"));
+    let local = g.dir.path().join("local");
+    let cases: [&[&str]; 6] = [
+        &["-p", "1"],
+        &["-p", "4"],
+        &["-p", "8"],
+        &["-p", "4", "-fast"],
+        &["-p", "4", "-pp"],
+        &["-pp"],
+    ];
+    for (i, opts) in cases.iter().enumerate() {
+        let down = local.join(format!("down{i}"));
+        let mut args = opts.to_vec();
+        let (src, dst) = (url(&g, "tree/"), format!("file://{}/", down.display()));
+        args.extend(["-r", "-cd", &src, &dst]);
+        let (ok, out) = guc(&args);
+        assert!(ok, "download {opts:?}: {out}\n{}", g.log());
+        assert_same_tree(&g.data().join("tree"), &down);
+
+        let up = format!("up{i}/");
+        let mut args = opts.to_vec();
+        let (src, dst) = (format!("file://{}/", down.display()), url(&g, &up));
+        args.extend(["-r", "-cd", &src, &dst]);
+        let (ok, out) = guc(&args);
+        assert!(ok, "upload {opts:?}: {out}\n{}", g.log());
+        assert_same_tree(&g.data().join("tree"), &g.data().join(&up));
+    }
+    // The log shows the parallel streams really were used, in both directions.
+    let log = g.xferlog();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("verb=\"RETR\"") && l.contains("streams=8")),
+        "no 8-stream RETR in {log:#?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("verb=\"STOR\"") && l.contains("streams=4")),
+        "no 4-stream STOR in {log:#?}"
+    );
+    // No temporary or part files left behind by the cached, pipelined uploads.
+    let leftovers: Vec<_> = walk(&g.data())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".griddock-"))
+        .collect();
+    assert!(leftovers.is_empty(), "leftovers: {leftovers:?}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
+}
+
+#[test]
+fn eret_partial_download_and_esto_resume_of_an_interrupted_upload() {
+    if !require_tool("globus-url-copy") {
+        return;
+    }
+    let g = Griddock::start(CONFIG);
+    let src = g.data().join("big.bin");
+    random_file(&src, 6_000_037, 9);
+    let original = std::fs::read(&src).unwrap();
+    let local = g.dir.path().join("local");
+    std::fs::create_dir_all(&local).unwrap();
+
+    // ERET: GUC writes [off, off+len) at the same offset of the local file.
+    for streams in ["1", "4"] {
+        let out = local.join(format!("part{streams}"));
+        let dst = format!("file://{}", out.display());
+        let (ok, text) = guc(&[
+            "-p",
+            streams,
+            "-off",
+            "1000003",
+            "-len",
+            "2500000",
+            &url(&g, "big.bin"),
+            &dst,
+        ]);
+        assert!(ok, "ERET -p {streams}: {text}");
+        let got = std::fs::read(&out).unwrap();
+        assert_eq!(got.len(), 3_500_003);
+        assert!(got[1_000_003..] == original[1_000_003..3_500_003]);
+    }
+    assert!(g.xferlog().iter().any(|l| l.contains("verb=\"ERET\"")));
+
+    // An upload cut off after about 2 MB leaves a part file ...
+    let mut c = Ftp::connect(g.gridftp);
+    c.login("anonymous", "x");
+    assert_eq!(c.code("TYPE I"), 200);
+    let data = c.pasv();
+    c.send_raw(b"STOR up.bin\r\n");
+    let mut sock = TcpStream::connect(data).unwrap();
+    assert_eq!(c.reply().0, 150);
+    sock.write_all(&original[..2_000_000]).unwrap();
+    // Once griddock holds the bytes (STAT during the transfer), the client dies: control
+    // first, so the data EOF cannot look like a finished file.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (code, text) = c.cmd("STAT");
+        assert_eq!(code, 213, "{text}");
+        if text.contains("2000000 bytes") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "upload stalled: {text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(c);
+    std::thread::sleep(Duration::from_millis(200));
+    drop(sock);
+    let part = g.data().join(".griddock-part.up.bin");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !part.exists() {
+        assert!(Instant::now() < deadline, "no part file:\n{}", g.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let have = std::fs::metadata(&part).unwrap().len();
+    assert!(have > 0 && have <= 2_000_000, "part holds {have}");
+    assert!(
+        !g.data().join("up.bin").exists(),
+        "an interrupted upload is never final"
+    );
+
+    // ... which GUC completes with ESTO A <have> (-off on an upload), in MODE E.
+    let off = have.to_string();
+    let rest = (original.len() as u64 - have).to_string();
+    let (ok, text) = guc(&[
+        "-p",
+        "4",
+        "-off",
+        &off,
+        "-len",
+        &rest,
+        &format!("file://{}", src.display()),
+        &url(&g, "up.bin"),
+    ]);
+    assert!(ok, "ESTO resume: {text}\n{}", g.log());
+    assert_eq!(sha256(&g.data().join("up.bin")), sha256(&src));
+    assert!(!part.exists(), "part file consumed by the resume");
+    assert!(g.xferlog().iter().any(|l| l.contains("verb=\"ESTO\"")));
+}
+
+/// (Timestamp, bytes) of each 112 marker griddock sent, from GUC's
+/// debug output.
+fn perf_markers(debug: &str) -> Vec<(f64, u64)> {
+    let mut out = Vec::new();
+    let mut stamp = None;
+    for line in debug.lines() {
+        if let Some(t) = line.strip_prefix(" Timestamp: ") {
+            let (_, frac) = t.trim().split_once('.').expect("one decimal");
+            assert_eq!(frac.len(), 1, "Timestamp with one decimal: {t}");
+            stamp = Some(t.trim().parse::<f64>().unwrap());
+        }
+        if let Some(b) = line.strip_prefix(" Stripe Bytes Transferred: ") {
+            out.push((
+                stamp.take().expect("Timestamp first"),
+                b.trim().parse().unwrap(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn markers_every_interval_from_the_receiving_side() {
+    if !require_tool("globus-url-copy") || !require_tool("vsftpd") {
+        return;
+    }
+    let g = Griddock::start(CONFIG);
+    // A throttled source (vsftpd at 500 kB/s): a third-party copy into griddock in MODE S
+    // lasts about 5 s; GUC reads griddock's markers on the control connection.
+    let vs = Vsftpd::start_with("anon_max_rate=500000\n");
+    let src = vs.root().join("slow.bin");
+    random_file(&src, 2_500_000, 4);
+    common::chmod(&src, 0o644);
+    let started = Instant::now();
+    let (ok, debug) = guc(&["-dbg", &vs.url("slow.bin"), &url(&g, "slow.bin")]);
+    let took = started.elapsed();
+    assert!(ok, "third-party copy: {debug}");
+    assert_eq!(sha256(&g.data().join("slow.bin")), sha256(&src));
+    let markers = perf_markers(&debug);
+    assert!(
+        markers.len() as f64 >= took.as_secs_f64() - 2.0 && markers.len() >= 2,
+        "{} markers in {took:?}: {debug}",
+        markers.len()
+    );
+    for w in markers.windows(2) {
+        assert!(w[1].1 >= w[0].1, "bytes never go back: {markers:?}");
+        assert!(
+            w[1].0 - w[0].0 <= 2.5,
+            "at most one interval apart: {markers:?}"
+        );
+    }
+    assert!(markers.last().unwrap().1 > 0);
+    assert!(
+        debug.contains("111 Range Marker 0-"),
+        "restart markers: {debug}"
+    );
+
+    // MODE E upload from a slow producer: markers carry the ranges written so far.
+    let mut child = Command::new("globus-url-copy")
+        .args([
+            "-dbg",
+            "-p",
+            "2",
+            "file:///dev/stdin",
+            &url(&g, "piped.bin"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut sent = Vec::new();
+    for i in 0..4u8 {
+        let chunk = vec![i; 600_000];
+        stdin.write_all(&chunk).unwrap();
+        sent.extend(chunk);
+        std::thread::sleep(Duration::from_millis(900));
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let debug =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "piped MODE E upload: {debug}");
+    assert_eq!(std::fs::read(g.data().join("piped.bin")).unwrap(), sent);
+    assert!(perf_markers(&debug).len() >= 2, "{debug}");
+    assert!(debug.contains("111 Range Marker 0-"), "{debug}");
+}
+
+fn header(descriptor: u8, count: u64, offset: u64) -> Vec<u8> {
+    let mut h = vec![descriptor];
+    h.extend(count.to_be_bytes());
+    h.extend(offset.to_be_bytes());
+    h
+}
+
+/// The replies GUC parses, byte for byte, and the cached data channel (125 on reuse).
+#[test]
+fn gridftp_wire_forms_and_cached_channel() {
+    let g = Griddock::start(CONFIG);
+    let mut c = Ftp::connect(g.gridftp);
+    c.login("anonymous", "x");
+    let (code, feat) = c.cmd("FEAT");
+    assert_eq!(code, 211);
+    for f in [
+        "\n ERET\r",
+        "\n ESTO\r",
+        "\n PARALLEL\r",
+        "\n SPAS\r",
+        "\n SPOR\r",
+    ] {
+        assert!(feat.contains(f), "FEAT lacks {f:?}: {feat}");
+    }
+    assert!(
+        !feat.contains(" DCAU"),
+        "DCAU must not be advertised yet: {feat}"
+    );
+    assert_eq!(c.code("REST 0-100"), 501, "range REST needs MODE E");
+    assert_eq!(c.code("MODE E"), 200);
+    assert_eq!(c.code("OPTS RETR Parallelism=4,4,4;"), 200);
+    assert_eq!(c.code("OPTS RETR Parallelism=x;"), 501);
+    assert_eq!(c.code("ERET Q 0 1 x"), 501);
+    assert_eq!(c.code("SPOR 127,0,0,1,1,1 127,0,0,1,1,2"), 501);
+    let (code, spas) = c.cmd("SPAS");
+    assert_eq!(code, 229);
+    let lines: Vec<&str> = spas.lines().collect();
+    assert_eq!(lines.len(), 3, "{spas:?}");
+    assert!(lines[0].starts_with("229-"));
+    assert!(lines[1].starts_with(" 127,0,0,1,"), "{spas:?}");
+    assert!(lines[2].starts_with("229 "));
+    let p: Vec<u16> = lines[1]
+        .trim()
+        .split(',')
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let data: SocketAddr = ([127, 0, 0, 1], p[4] * 256 + p[5]).into();
+
+    // Two MODE E uploads over one data connection: EOD without CLOSE keeps it open.
+    let mut sock = TcpStream::connect(data).unwrap();
+    for (name, body) in [("one.bin", &b"first file"[..]), ("two.bin", &b"second"[..])] {
+        let (code, text) = c.cmd(&format!("STOR {name}"));
+        let expected = if name == "one.bin" { 150 } else { 125 };
+        assert_eq!(code, expected, "{text}");
+        sock.write_all(&header(0, body.len() as u64, 0)).unwrap();
+        sock.write_all(body).unwrap();
+        sock.write_all(&header(0x40 | 0x08, 0, 1)).unwrap();
+        let (code, text) = c.reply();
+        assert_eq!(code, 226, "{text}");
+        assert_eq!(std::fs::read(g.data().join(name)).unwrap(), body);
+    }
+    // A range REST is acknowledged with the text GUC expects, and a changed MODE drops
+    // the cache (the next transfer needs a new PASV/PORT).
+    let (code, text) = c.cmd("REST 0-4");
+    assert_eq!(
+        (code, text.trim_end()),
+        (
+            350,
+            "350 Restart Marker OK. Send STORE or RETRIEVE to initiate transfer."
+        )
+    );
+    assert_eq!(c.code("MODE S"), 200);
+    assert_eq!(c.code("STOR three.bin"), 425);
+    let mut probe = [0u8; 1];
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(
+        sock.read(&mut probe).unwrap_or(0),
+        0,
+        "cached connection closed"
+    );
+
+    // The FTP endpoint stays plain FTP.
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    assert_eq!(f.code("MODE E"), 504);
+    assert_eq!(f.code("ERET P 0 1 x"), 500);
+    let (_, feat) = f.cmd("FEAT");
+    assert!(
+        !feat.contains("ERET") && !feat.contains("PARALLEL"),
+        "{feat}"
+    );
+}
