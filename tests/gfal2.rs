@@ -1,7 +1,9 @@
 //! gfal2, the library CERN FTS drives, against griddock with `ftp://` URLs (stream mode):
 //! stat (ENOENT on a missing file, which FTS's pre-copy check relies on), listdir, mkdir,
 //! ADLER32 and MD5 checksums equal to independently computed ones, filecopy both ways,
-//! rename, unlink, rmdir. Runs Debian's python3-gfal2 under /usr/bin/python3.
+//! rename, unlink, rmdir, and server-to-server copies with nbstreams 0 and 4 (gfal2 keeps
+//! `ftp://` URLs in stream mode whatever nbstreams says; MODE E needs gsiftp://). Runs
+//! Debian's python3-gfal2 under /usr/bin/python3.
 
 mod common;
 
@@ -50,6 +52,11 @@ step("rename", lambda: ctx.rename(base + "/dir/up.bin", base + "/dir/up2.bin"))
 step("stat-renamed", lambda: ctx.stat(base + "/dir/up2.bin").st_size)
 step("unlink", lambda: ctx.unlink(base + "/dir/up2.bin"))
 step("rmdir", lambda: ctx.rmdir(base + "/dir"))
+for n in (0, 4):
+    q = ctx.transfer_parameters(); q.overwrite = True; q.nbstreams = n
+    step("thirdparty%d" % n, lambda: ctx.filecopy(q, base + "/src.bin", base + "/tp%d.bin" % n))
+    step("thirdparty%d-adler32" % n, lambda: ctx.checksum(base + "/tp%d.bin" % n, "ADLER32") == "%08x" % zlib.adler32(data))
+    step("thirdparty%d-unlink" % n, lambda: ctx.unlink(base + "/tp%d.bin" % n))
 print("\n".join(out))
 sys.stdout.flush()
 os._exit(0)
@@ -91,6 +98,12 @@ fn check_endpoint(g: &Griddock, local: &std::path::Path, port: u16) {
         "stat-renamed OK 3000019",
         "unlink OK 0",
         "rmdir OK 0",
+        "thirdparty0 OK 0",
+        "thirdparty0-adler32 OK True",
+        "thirdparty0-unlink OK 0",
+        "thirdparty4 OK 0",
+        "thirdparty4-adler32 OK True",
+        "thirdparty4-unlink OK 0",
     ];
     for line in want {
         assert!(

@@ -383,3 +383,45 @@ fn gridftp_wire_forms_and_cached_channel() {
         "{feat}"
     );
 }
+
+/// The same confinement and read-only rules as the FTP endpoint, GridFTP verbs included.
+#[test]
+fn gridftp_paths_confined_and_anonymous_read_only() {
+    let g = Griddock::start("[auth]\nanonymous = \"read\"\n");
+    std::fs::write(g.data().join("f"), b"0123456789").unwrap();
+    let outside = g.dir.path().join("secret");
+    std::fs::write(&outside, b"secret").unwrap();
+    std::os::unix::fs::symlink(&outside, g.data().join("link")).unwrap();
+    let mut c = Ftp::connect(g.gridftp);
+    c.login("anonymous", "x");
+    assert_eq!(c.code("MODE E"), 200);
+    let data = c.pasv();
+    for refused in [
+        "STOR new",
+        "ESTO A 0 new",
+        "APPE f",
+        "DELE f",
+        "MKD d",
+        "RNFR f",
+        "SITE CHMOD 0777 f",
+    ] {
+        let (code, text) = c.cmd(refused);
+        assert_eq!(code, 550, "{refused}: {text}");
+    }
+    for escape in [
+        "ERET P 0 6 ../secret",
+        "ERET P 0 6 /../../secret",
+        "ERET P 0 6 link",
+        "RETR ../secret",
+        "CKSM MD5 0 -1 ../secret",
+        "SIZE link",
+    ] {
+        let (code, text) = c.cmd(escape);
+        assert_eq!(code, 550, "{escape}: {text}");
+        assert!(!text.contains("secret\r\n213"), "{text}");
+    }
+    drop(TcpStream::connect(data));
+    assert!(!g.data().join("new").exists());
+    assert_eq!(std::fs::read(g.data().join("f")).unwrap(), b"0123456789");
+    assert_eq!(c.code("NOOP"), 200, "session survives every refusal");
+}

@@ -1,4 +1,5 @@
-//! The FXP / bounce policy over a raw control connection, with exact reply codes. The
+//! The FXP / bounce policy over a raw control connection, with exact reply codes, on both
+//! endpoints (FTP and GridFTP, MODE E and SPOR included). The
 //! client plays a host of its own (127.0.0.3); 127.0.0.1/32 is the allowed FXP peer and
 //! 127.0.0.2 the "outside" host. Nothing here makes griddock connect off loopback.
 
@@ -19,8 +20,8 @@ fn server(mode: &str) -> Griddock {
     ))
 }
 
-fn client(g: &Griddock) -> Ftp {
-    let mut f = Ftp::connect_from(IpAddr::from(CLIENT), g.ftp);
+fn client(addr: SocketAddr) -> Ftp {
+    let mut f = Ftp::connect_from(IpAddr::from(CLIENT), addr);
     f.login("anonymous", "x@y");
     f
 }
@@ -54,19 +55,34 @@ fn active_targets_per_mode() {
     ];
     for mode in ["allow-list", "off", "any"] {
         let g = server(mode);
-        let mut f = client(&g);
-        for (_, ip, port, want) in cases.iter().filter(|c| c.0 == mode) {
-            let (code, text) = f.cmd(&port_cmd(*ip, *port));
-            assert_eq!(code, *want, "{mode} PORT {ip:?}:{port}: {text}");
-            let eprt = format!("EPRT |1|{}.{}.{}.{}|{port}|", ip[0], ip[1], ip[2], ip[3]);
-            let (code, text) = f.cmd(&eprt);
-            assert_eq!(code, *want, "{mode} {eprt}: {text}");
+        for endpoint in [g.ftp, g.gridftp] {
+            active_targets(mode, cases, endpoint);
         }
-        // A refused PORT leaves no data connection set up.
-        f.cmd(&port_cmd([127, 0, 0, 2], 40000));
-        if mode != "any" {
-            assert_eq!(f.code("RETR nothing"), 425);
+    }
+}
+
+fn active_targets(mode: &str, cases: &[(&str, [u8; 4], u16, u16)], endpoint: SocketAddr) {
+    let gridftp = {
+        let mut f = client(endpoint);
+        f.code("MODE E") == 200
+    };
+    let mut f = client(endpoint);
+    for (_, ip, port, want) in cases.iter().filter(|c| c.0 == mode) {
+        let (code, text) = f.cmd(&port_cmd(*ip, *port));
+        assert_eq!(code, *want, "{mode} PORT {ip:?}:{port}: {text}");
+        let eprt = format!("EPRT |1|{}.{}.{}.{}|{port}|", ip[0], ip[1], ip[2], ip[3]);
+        let (code, text) = f.cmd(&eprt);
+        assert_eq!(code, *want, "{mode} {eprt}: {text}");
+        if gridftp {
+            let spor = port_cmd(*ip, *port).replacen("PORT", "SPOR", 1);
+            let (code, text) = f.cmd(&spor);
+            assert_eq!(code, *want, "{mode} {spor}: {text}");
         }
+    }
+    // A refused PORT leaves no data connection set up.
+    f.cmd(&port_cmd([127, 0, 0, 2], 40000));
+    if mode != "any" {
+        assert_eq!(f.code("RETR nothing"), 425);
     }
 }
 
@@ -78,8 +94,15 @@ fn refused_port_never_connects() {
     let port = trap.local_addr().unwrap().port();
     let g = server("allow-list");
     std::fs::write(g.data().join("f"), b"data").unwrap();
-    let mut f = client(&g);
+    let mut f = client(g.ftp);
     assert_eq!(f.code(&port_cmd([127, 0, 0, 2], port)), 504);
+    assert_eq!(f.code("RETR f"), 425);
+    // The GridFTP endpoint in MODE E with 8 streams: still not one connection.
+    let mut f = client(g.gridftp);
+    assert_eq!(f.code("MODE E"), 200);
+    assert_eq!(f.code("OPTS RETR Parallelism=8,8,8;"), 200);
+    let spor = port_cmd([127, 0, 0, 2], port).replacen("PORT", "SPOR", 1);
+    assert_eq!(f.code(&spor), 504);
     assert_eq!(f.code("RETR f"), 425);
     std::thread::sleep(Duration::from_millis(300));
     assert!(
@@ -94,7 +117,7 @@ fn refused_port_never_connects() {
 fn passive_intruder_dropped_then_legit_peer_served() {
     let g = server("allow-list");
     std::fs::write(g.data().join("f"), b"payload").unwrap();
-    let mut f = client(&g);
+    let mut f = client(g.ftp);
     let addr = f.pasv();
     let (c, _) = f.cmd("RETR f");
     assert_eq!(c, 150);
@@ -111,7 +134,7 @@ fn passive_intruder_dropped_then_legit_peer_served() {
 fn passive_off_mode_refuses_other_servers_and_times_out() {
     let g = server("off");
     std::fs::write(g.data().join("f"), b"payload").unwrap();
-    let mut f = client(&g);
+    let mut f = client(g.ftp);
     let addr = f.pasv();
     assert_eq!(f.cmd("RETR f").0, 150);
     // 127.0.0.1 is in fxp_allow, but with fxp = "off" only the control peer may connect.
@@ -119,6 +142,39 @@ fn passive_off_mode_refuses_other_servers_and_times_out() {
     assert!(closed_without_data(other));
     assert_eq!(f.reply().0, 425, "no legitimate peer within data_timeout");
     assert_eq!(f.code("NOOP"), 200, "session survives");
+}
+
+/// MODE E receivers accept any number of connections, but still only from allowed peers:
+/// an intruder's blocks never reach the file.
+#[test]
+fn mode_e_receiver_drops_intruder_blocks() {
+    use std::io::Write;
+    let g = Griddock::start(
+        "[ftp]\nfxp = \"allow-list\"\nfxp_allow = [\"127.0.0.1/32\"]\n[auth]\nanonymous = \"write\"\n",
+    );
+    let mut f = client(g.gridftp);
+    assert_eq!(f.code("MODE E"), 200);
+    let addr = f.pasv();
+    assert_eq!(f.cmd("STOR up.bin").0, 150);
+    let block = |offset: u64, data: &[u8], eof: bool| {
+        let mut b = vec![if eof { 0x48 } else { 0x08 }];
+        b.extend((data.len() as u64).to_be_bytes());
+        b.extend(if eof { 1u64 } else { offset }.to_be_bytes());
+        b.extend(data);
+        b
+    };
+    let mut intruder = connect_from([127, 0, 0, 2], addr);
+    let _ = intruder.write_all(&block(0, b"EVIL", false));
+    assert!(closed_without_data(intruder), "intruder kept");
+    let mut legit = connect_from(CLIENT, addr);
+    let mut data = vec![0u8; 17];
+    data[0] = 0; // a data block: offset 0, 4 bytes
+    data[1..9].copy_from_slice(&4u64.to_be_bytes());
+    data.extend(b"good");
+    data.extend(block(0, b"", true)); // EOF|EOD: one connection
+    legit.write_all(&data).unwrap();
+    assert_eq!(f.reply().0, 226);
+    assert_eq!(std::fs::read(g.data().join("up.bin")).unwrap(), b"good");
 }
 
 fn connect_from(ip: [u8; 4], addr: SocketAddr) -> TcpStream {
