@@ -146,6 +146,15 @@ fn image_serves_as_non_root_through_nat_and_stops_cleanly() {
             sha256(&data.path().join("guc.bin")),
             sha256(&data.path().join("f.bin"))
         );
+        // MODE E upload with four streams through the published passive range (NAT).
+        let src = format!("file://{}/f.bin", data.path().display());
+        let up = format!("ftp://127.0.0.1:{gridftp}/guc-p4.bin");
+        let (ok, log) = run(Command::new("globus-url-copy").args(["-p", "4", &src, &up]));
+        assert!(ok, "{log}");
+        assert_eq!(
+            sha256(&data.path().join("guc-p4.bin")),
+            sha256(&data.path().join("f.bin"))
+        );
     }
     let src = data.path().join("f.bin");
     let up = format!("ftp://127.0.0.1:{ftp}/uploaded.bin");
@@ -204,7 +213,7 @@ fn fxp_between_two_containers() {
     random_file(&da.path().join("f.bin"), 2_500_003, 5);
     chmod(&da.path().join("f.bin"), 0o644);
     let start = |ip: &str, data: &tempfile::TempDir| {
-        let port = free_port();
+        let (port, gport) = (free_port(), free_port());
         let c = Container::run(&[
             "--network",
             &net.0,
@@ -216,6 +225,8 @@ fn fxp_between_two_containers() {
             "/var/lib/griddock:uid=65534,gid=65534",
             "-p",
             &format!("127.0.0.1:{port}:21"),
+            "-p",
+            &format!("127.0.0.1:{gport}:2811"),
             "-e",
             &format!("GRIDDOCK_PUBLIC_HOST={ip}"),
             "-e",
@@ -224,11 +235,11 @@ fn fxp_between_two_containers() {
             "GRIDDOCK_AUTH__ANONYMOUS=write",
             image,
         ]);
-        (c, port)
+        (c, port, gport)
     };
-    let (a, pa) = start(&format!("10.213.{octet}.2"), &da);
-    let (b, pb) = start(&format!("10.213.{octet}.3"), &db);
-    for (c, p) in [(&a, pa), (&b, pb)] {
+    let (a, pa, ga) = start(&format!("10.213.{octet}.2"), &da);
+    let (b, pb, gb) = start(&format!("10.213.{octet}.3"), &db);
+    for (c, p) in [(&a, pa), (&b, pb), (&a, ga), (&b, gb)] {
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
             assert!(Instant::now() < deadline, "{}", c.logs());
@@ -255,12 +266,41 @@ fn fxp_between_two_containers() {
             sha256(&da.path().join("f.bin"))
         );
     }
+    // GridFTP third-party copies between the containers' GridFTP endpoints, stream mode
+    // and MODE E with four streams (the source connects to the destination's container
+    // address, announced through public_host).
+    let mut copies = 2;
+    if require_tool("globus-url-copy") {
+        for (name, opts) in [("guc-s.bin", &[][..]), ("guc-p4.bin", &["-p", "4"][..])] {
+            let src = format!("ftp://127.0.0.1:{ga}/f.bin");
+            let dst = format!("ftp://127.0.0.1:{gb}/{name}");
+            let mut args = opts.to_vec();
+            args.extend(["-st", "20", &src, &dst]);
+            let (ok, log) = run(Command::new("globus-url-copy").args(&args));
+            assert!(
+                ok,
+                "GridFTP third-party {opts:?}: {log}
+A:
+{}
+B:
+{}",
+                a.logs(),
+                b.logs()
+            );
+            assert_eq!(
+                sha256(&db.path().join(name)),
+                sha256(&da.path().join("f.bin"))
+            );
+            copies += 1;
+        }
+        assert!(a.logs().contains("streams=4"), "{}", a.logs());
+    }
     // The data went between the containers, not through the host.
     let logs = b.logs();
     assert!(
         logs.matches(&format!("data_peer=10.213.{octet}.2:"))
             .count()
-            >= 2,
+            >= copies,
         "{logs}"
     );
 }
