@@ -80,6 +80,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
     }
     // One session limit for the whole server, shared by both endpoints.
     let sessions = Arc::new(Semaphore::new(cfg.limits.max_sessions));
+    let gsi = gsi_for(&cfg, &certs)?;
     let endpoint = |label, settings, tls| {
         Arc::new(Endpoint {
             label,
@@ -91,6 +92,9 @@ pub async fn serve(cfg: Config) -> Result<()> {
             shutdown: shutdown.clone(),
             sessions: Arc::clone(&sessions),
             checksums: crate::storage::checksum::ChecksumCache::new(&cfg.state_dir),
+            gsi: (label == EndpointLabel::Gridftp)
+                .then(|| gsi.clone())
+                .flatten(),
         })
     };
     if cfg.ftp.enabled {
@@ -128,6 +132,22 @@ pub async fn serve(cfg: Config) -> Result<()> {
         info!("all sessions drained");
     }
     Ok(())
+}
+
+/// GSI for the GridFTP endpoint when a grid-mapfile is configured.
+fn gsi_for(
+    cfg: &Config,
+    certs: &Arc<crate::tls::CertStore>,
+) -> Result<Option<Arc<crate::gsi::Gsi>>> {
+    let Some(gridmap) = &cfg.auth.gridmap_file else {
+        return Ok(None);
+    };
+    let trust = Arc::new(crate::gsi::trust::TrustDir::open(&cfg.auth.x509_cert_dir));
+    let map = crate::gsi::gridmap::GridMap::open(gridmap);
+    let gsi = crate::gsi::Gsi::new(Arc::clone(certs), trust, map, cfg.auth.limited_proxy_write)
+        .context("GSI TLS configuration")?;
+    info!(gridmap = %gridmap.display(), cert_dir = %cfg.auth.x509_cert_dir.display(), "GSI enabled on the GridFTP endpoint");
+    Ok(Some(Arc::new(gsi)))
 }
 
 async fn bind(endpoint: &str, addr: std::net::SocketAddr) -> Result<TcpListener> {

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod ftp;
 pub mod gridftp;
+pub mod gsi;
 pub mod http;
 pub mod logging;
 pub mod metrics;

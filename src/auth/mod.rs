@@ -99,6 +99,16 @@ impl Authenticator {
         }
     }
 
+    /// Root and write permission of an account a GSI login maps to: its users-file entry
+    /// when there is one, else the whole data directory, writable (the grid-mapfile is
+    /// the authorisation).
+    pub fn account(&self, name: &str) -> (String, bool) {
+        match self.users.load().get(name) {
+            Some(u) => (u.root.clone(), u.can_write),
+            None => (String::new(), true),
+        }
+    }
+
     fn anonymous_login(&self) -> Result<Principal, AuthError> {
         let can_write = match self.anonymous {
             AnonymousMode::Off => return Err(AuthError::AnonymousDisabled),

@@ -76,6 +76,13 @@ pub struct AuthConfig {
     #[serde(with = "humantime_serde")]
     pub failed_login_delay: Duration,
     pub max_login_failures: u32,
+    /// GSI on the GridFTP endpoint (`gsiftp://`): the grid-mapfile mapping certificate
+    /// DNs to accounts. GSI is on when this is set.
+    pub gridmap_file: Option<PathBuf>,
+    /// Trusted CAs and CRLs for GSI (IGTF layout: `<hash>.0`, `<hash>.r0`).
+    pub x509_cert_dir: PathBuf,
+    /// Whether a limited proxy may write (sites usually say no).
+    pub limited_proxy_write: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -198,6 +205,9 @@ impl Default for AuthConfig {
             users_file: None,
             failed_login_delay: Duration::from_secs(1),
             max_login_failures: 3,
+            gridmap_file: None,
+            x509_cert_dir: PathBuf::from("/etc/grid-security/certificates"),
+            limited_proxy_write: false,
         }
     }
 }

@@ -54,6 +54,8 @@ pub struct Endpoint {
     pub sessions: Arc<Semaphore>,
     /// Whole-file checksum cache for CKSM.
     pub checksums: crate::storage::checksum::ChecksumCache,
+    /// GSI logins (`AUTH GSSAPI`), GridFTP endpoint only.
+    pub gsi: Option<Arc<crate::gsi::Gsi>>,
 }
 
 /// Accepts connections until shutdown; sessions are spawned on `tracker` so the caller can

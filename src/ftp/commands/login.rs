@@ -14,10 +14,15 @@ impl Session {
             return self.done(503, "Already logged in.").await;
         }
         // SECURITY: with tls = "required", credentials never travel in clear text.
-        if self.ep.settings.tls_mode == FtpTlsMode::Required && !self.ctrl.is_tls() {
+        if self.ep.settings.tls_mode == FtpTlsMode::Required
+            && !self.ctrl.is_tls()
+            && !self.ctrl.is_protected()
+        {
             return self.done(530, "TLS required: send AUTH TLS first.").await;
         }
-        let text = if Authenticator::is_anonymous_user(&user) {
+        let text = if self.gsi_identity.is_some() {
+            "GSSAPI user authenticated; send PASS to log in."
+        } else if Authenticator::is_anonymous_user(&user) {
             "Anonymous login ok, send your e-mail address as password."
         } else {
             "Password required."
@@ -30,6 +35,9 @@ impl Session {
         let State::AwaitPass { user } = std::mem::replace(&mut self.state, State::Connected) else {
             return self.done(503, "Login with USER first.").await;
         };
+        if self.gsi_identity.is_some() {
+            return self.gsi_login(&user).await;
+        }
         match self.ep.auth.login(&user, &pass.0).await {
             Ok(principal) => {
                 let (rel, write) = (principal.root.clone(), principal.can_write);

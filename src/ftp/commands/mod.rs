@@ -6,6 +6,7 @@ pub mod checksum;
 pub mod datachan;
 pub mod fsops;
 pub mod gridftp;
+pub mod gsi;
 pub mod info;
 pub mod listing;
 pub mod login;
@@ -80,6 +81,7 @@ impl Session {
             } => self.cmd_eret(path, offset, length).await,
             C::Esto { offset, path } => self.cmd_esto(path, offset).await,
             C::Spas => self.cmd_spas().await,
+            C::Adat(token) => self.cmd_adat(&token).await,
             C::Spor(a) => self.cmd_spor(a).await,
         }
     }

@@ -8,6 +8,9 @@ use tracing::warn;
 
 impl Session {
     pub(crate) async fn cmd_auth(&mut self, mechanism: &str) -> Result<Flow, FtpError> {
+        if mechanism == "GSSAPI" {
+            return self.auth_gssapi().await;
+        }
         let Some(cfg) = self.ep.tls.clone() else {
             return self.done(504, "AUTH not available: TLS is off.").await;
         };

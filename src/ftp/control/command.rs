@@ -122,6 +122,8 @@ pub enum Command {
         offset: u64,
         path: String,
     },
+    /// `ADAT <base64>` (RFC 2228 §3: a security-exchange token).
+    Adat(String),
     /// `SPAS` (GFD.20 striped passive; one stripe here).
     Spas,
     /// `SPOR h1,h2,h3,h4,p1,p2` (GFD.20 striped port; one address here).
@@ -193,6 +195,7 @@ impl Command {
             Eret { .. } => "ERET",
             Esto { .. } => "ESTO",
             Spas => "SPAS",
+            Adat(_) => "ADAT",
             Spor(_) => "SPOR",
         }
     }
@@ -210,6 +213,7 @@ impl Command {
                 | Help
                 | Noop
                 | Auth(_)
+                | Adat(_)
                 | Pbsz(_)
                 | Prot(_)
         );

@@ -89,6 +89,7 @@ fn parse_verb(verb: &str, arg: Option<&str>) -> Option<Result<Command, ParseErro
         "ERET" => a.required().and_then(parse_eret),
         "ESTO" => a.required().and_then(parse_esto),
         "SPAS" => a.none(C::Spas),
+        "ADAT" => a.required().map(|s| C::Adat(s.trim().to_string())),
         "SPOR" => a.required().and_then(parse_spor),
         "PASV" => a.none(C::Pasv),
         "EPSV" => parse_epsv(a),
@@ -131,7 +132,7 @@ fn static_verb(verb: &str) -> Option<&'static str> {
         "PWD", "XPWD", "CWD", "XCWD", "CDUP", "XCUP", "TYPE", "MODE", "STRU", "ALLO", "REST",
         "PASV", "EPSV", "PORT", "EPRT", "RETR", "STOR", "APPE", "ABOR", "LIST", "NLST", "MLSD",
         "MLST", "SIZE", "MDTM", "MFMT", "MKD", "XMKD", "RMD", "XRMD", "DELE", "RNFR", "RNTO",
-        "AUTH", "PBSZ", "PROT", "CKSM", "SBUF", "DCAU", "ERET", "ESTO", "SPAS", "SPOR",
+        "AUTH", "PBSZ", "PROT", "CKSM", "SBUF", "DCAU", "ERET", "ESTO", "SPAS", "SPOR", "ADAT",
     ];
     VERBS.iter().copied().find(|v| *v == verb)
 }

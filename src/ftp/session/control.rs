@@ -28,6 +28,8 @@ const READ_CHUNK: usize = 4096;
 
 pub struct Control {
     stream: Stream,
+    /// After a GSI login (RFC 2228): commands arrive as `ENC`, replies go out as `632`.
+    gsi: Option<Box<crate::gsi::GsiContext>>,
     buf: BytesMut,
     decoder: LineDecoder,
     out: Vec<u8>,
@@ -37,6 +39,7 @@ impl Control {
     pub fn new(stream: TcpStream) -> Self {
         Self {
             stream: Stream::Plain(stream),
+            gsi: None,
             buf: BytesMut::new(),
             decoder: LineDecoder::new(),
             out: Vec::new(),
@@ -74,9 +77,29 @@ impl Control {
         }
     }
 
+    /// From now on every command must be `ENC`-wrapped and every reply is protected.
+    pub fn protect(&mut self, ctx: Box<crate::gsi::GsiContext>) {
+        self.gsi = Some(ctx);
+    }
+
+    pub fn is_protected(&self) -> bool {
+        self.gsi.is_some()
+    }
+
+    /// The plaintext of an `ENC` command's token (RFC 2228 §3).
+    pub fn unwrap_command(&mut self, token: &[u8]) -> Result<Vec<u8>, crate::gsi::GsiError> {
+        match self.gsi.as_mut() {
+            Some(ctx) => ctx.unwrap(token),
+            None => Err(crate::gsi::GsiError::Protocol("no security context")),
+        }
+    }
+
     pub async fn send(&mut self, reply: &Reply) -> io::Result<()> {
         self.out.clear();
         reply.encode_into(&mut self.out);
+        if let Some(ctx) = self.gsi.as_mut() {
+            self.out = protect_reply(ctx, &self.out)?;
+        }
         self.stream.write_all(&self.out).await?;
         self.stream.flush().await?;
         // Keep the buffer small between replies (a long listing over STAT can be big).
@@ -107,6 +130,29 @@ impl Control {
     pub async fn close(&mut self) {
         let _ = self.stream.shutdown().await;
     }
+}
+
+/// RFC 2228 §4: each reply line (with its CRLF) wrapped on its own; `632-` on every line
+/// but the last, as Globus clients expect.
+fn protect_reply(ctx: &mut crate::gsi::GsiContext, clear: &[u8]) -> io::Result<Vec<u8>> {
+    use base64::Engine;
+    let lines: Vec<&[u8]> = clear
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let token = ctx.wrap(line).map_err(io::Error::other)?;
+        let sep = if i + 1 == lines.len() { ' ' } else { '-' };
+        out.extend_from_slice(format!("632{sep}").as_bytes());
+        out.extend_from_slice(
+            base64::engine::general_purpose::STANDARD
+                .encode(token)
+                .as_bytes(),
+        );
+        out.extend_from_slice(b"\r\n");
+    }
+    Ok(out)
 }
 
 fn gone() -> io::Error {

@@ -54,6 +54,10 @@ pub struct Session {
     pub(crate) data: DataSetup,
     /// MODE E data connections kept from the last transfer (GFD.20 data-channel caching).
     pub(crate) cached: Option<super::data::Cached>,
+    /// GSI: the security exchange in progress (between AUTH GSSAPI and the last ADAT).
+    pub(crate) gsi_exchange: Option<Box<crate::gsi::GsiContext>>,
+    /// GSI: who authenticated (the end-entity DN), once the exchange is complete.
+    pub(crate) gsi_identity: Option<crate::gsi::Identity>,
     pub(crate) epsv_all: bool,
     pub(crate) rest: Option<u64>,
     /// `REST s-e,…` (MODE E): ranges the receiver already has.
@@ -87,6 +91,8 @@ impl Session {
             cwd: VPath::root(),
             data: DataSetup::None,
             cached: None,
+            gsi_exchange: None,
+            gsi_identity: None,
             epsv_all: false,
             rest: None,
             rest_ranges: None,
@@ -181,7 +187,57 @@ impl Session {
             }
             Frame::Line(line) => line,
         };
-        let cmd = match parse(&line) {
+        if self.ctrl.is_protected() {
+            return self.on_protected(&line).await;
+        }
+        self.on_line(&line).await
+    }
+
+    /// RFC 2228 §3 after a GSI login: only `ENC` commands, each carrying one or more lines.
+    async fn on_protected(&mut self, line: &[u8]) -> io::Result<Flow> {
+        use base64::Engine;
+        let line = String::from_utf8_lossy(line);
+        let (verb, arg) = line.split_once(' ').unwrap_or((&line, ""));
+        match verb.to_ascii_uppercase().as_str() {
+            "ENC" => {}
+            "MIC" | "CONF" => {
+                self.reply(537, "Command protection level not supported; use ENC.")
+                    .await?;
+                return Ok(Flow::Continue);
+            }
+            _ => {
+                // SECURITY: after the security exchange nothing runs unprotected.
+                self.reply(533, "Command protection level denied for policy reasons.")
+                    .await?;
+                return Ok(Flow::Continue);
+            }
+        }
+        let plain = base64::engine::general_purpose::STANDARD
+            .decode(arg.trim())
+            .map_err(|_| crate::gsi::GsiError::BadToken)
+            .and_then(|t| self.ctrl.unwrap_command(&t));
+        let plain = match plain {
+            Ok(p) => p,
+            Err(e) => {
+                debug!(error = %e, "ENC token refused");
+                self.reply(535, "Failed security check.").await?;
+                return Ok(Flow::Continue);
+            }
+        };
+        for inner in plain.split(|&b| b == b'\n') {
+            let inner = inner.strip_suffix(b"\r").unwrap_or(inner);
+            if inner.is_empty() {
+                continue;
+            }
+            if self.on_line(inner).await? == Flow::Close {
+                return Ok(Flow::Close);
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn on_line(&mut self, line: &[u8]) -> io::Result<Flow> {
+        let cmd = match parse(line) {
             Ok(cmd) => cmd,
             Err(e) => return self.refuse(FtpError::Parse(e)).await,
         };
