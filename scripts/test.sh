@@ -17,6 +17,7 @@ declare -A PEERS=(
   [unzip]=unzip
   [docker-compose]=docker-compose
   [globus-url-copy]=globus-gass-copy-progs
+  [grid-proxy-init]=globus-proxy-utils
   [globus-gridftp-server]=globus-gridftp-server-progs
 )
 

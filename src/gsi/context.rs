@@ -92,7 +92,13 @@ impl GsiContext {
 
     fn after_handshake_bytes(&mut self) -> Result<AdatStep, GsiError> {
         if self.conn.is_handshaking() {
-            return Ok(AdatStep::Continue(self.drain()?));
+            let out = self.drain()?;
+            // Every client flight of a TLS 1.2 handshake gets an answer: silence means
+            // the token was cut short.
+            if out.is_empty() {
+                return Err(GsiError::Protocol("truncated handshake token"));
+            }
+            return Ok(AdatStep::Continue(out));
         }
         let chain: Vec<CertificateDer<'static>> = self
             .conn

@@ -9,7 +9,7 @@
 //! (globus-url-copy paths are root-relative by default).
 
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -56,7 +56,31 @@ pub struct GlobusServer {
 }
 
 impl GlobusServer {
+    /// Clear-text anonymous access.
     pub fn start() -> GlobusServer {
+        Self::launch(&["-aa", "-anonymous-user", "nobody"], &[])
+    }
+
+    /// GSI only: host credential, trust dir and grid-mapfile from the environment, as the
+    /// reference server reads them (the mapped account must be a real user: `nobody`).
+    pub fn start_gsi(
+        cert_dir: &Path,
+        host_cert: &Path,
+        host_key: &Path,
+        gridmap: &Path,
+    ) -> GlobusServer {
+        Self::launch(
+            &[],
+            &[
+                ("X509_CERT_DIR", cert_dir),
+                ("X509_USER_CERT", host_cert),
+                ("X509_USER_KEY", host_key),
+                ("GRIDMAP", gridmap),
+            ],
+        )
+    }
+
+    fn launch(auth: &[&str], env: &[(&str, &Path)]) -> GlobusServer {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         std::fs::create_dir_all(&root).unwrap();
@@ -69,40 +93,41 @@ impl GlobusServer {
         // An empty config file instead of the host's /etc/gridftp.conf.
         let conf = dir.path().join("gridftp.conf");
         std::fs::write(&conf, "").unwrap();
-        let args: Vec<String> = [
-            "-c",
-            conf.to_str().unwrap(),
-            "-aa",
-            "-anonymous-user",
-            "nobody",
-            "-p",
-            &port.to_string(),
-            "-control-interface",
-            "127.0.0.1",
-            "-data-interface",
-            "127.0.0.1",
-            "-port-range",
-            &format!("{lo},{hi}"),
-            "-home-dir",
-            root.to_str().unwrap(),
-            "-rp",
-            root.to_str().unwrap(),
-            "-no-chdir",
-            "-control-idle-timeout",
-            "60",
-            "-d",
-            "all",
-            "-l",
-            log.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut args: Vec<String> = auth.iter().map(|s| s.to_string()).collect();
+        args.extend(
+            [
+                "-c",
+                conf.to_str().unwrap(),
+                "-p",
+                &port.to_string(),
+                "-control-interface",
+                "127.0.0.1",
+                "-data-interface",
+                "127.0.0.1",
+                "-port-range",
+                &format!("{lo},{hi}"),
+                "-home-dir",
+                root.to_str().unwrap(),
+                "-rp",
+                root.to_str().unwrap(),
+                "-no-chdir",
+                "-control-idle-timeout",
+                "60",
+                "-d",
+                "all",
+                "-l",
+                log.to_str().unwrap(),
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
         let out = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
         let child = Command::new(server_bin().expect("globus-gridftp-server not installed"))
             .args(&args)
             .current_dir(dir.path())
             .env_remove("GLOBUS_TCP_PORT_RANGE")
+            .env_remove("X509_USER_PROXY")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
@@ -143,6 +168,16 @@ impl GlobusServer {
     pub fn url(&self, path: &str) -> String {
         format!(
             "ftp://127.0.0.1:{}{}/{}",
+            self.port,
+            self.root().display(),
+            path.trim_start_matches('/')
+        )
+    }
+
+    /// A `gsiftp://` URL (the host name must match the host certificate: localhost).
+    pub fn gsi_url(&self, path: &str) -> String {
+        format!(
+            "gsiftp://localhost:{}{}/{}",
             self.port,
             self.root().display(),
             path.trim_start_matches('/')

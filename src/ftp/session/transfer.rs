@@ -276,6 +276,7 @@ impl Session {
             peer = %self.peer,
             data_peer = %data_peer,
             user = self.user_name(),
+            dn = self.gsi_identity.as_ref().map_or("-", |i| i.dn.as_str()),
             verb = running.verb,
             path = %running.path,
             bytes = outcome.bytes,
