@@ -136,9 +136,8 @@ fn gsi_downloads_uploads_parallel_and_pipelined() {
     // The transfer log carries the mapped account and the certificate DN.
     let log = g.xferlog();
     assert!(
-        log.iter()
-            .any(|l| l.contains("user=\"gsiuser\"")
-                && l.contains("dn=\"/O=Test/OU=griddock/CN=Test User\"")),
+        log.iter().any(|l| l.contains("user=\"gsiuser\"")
+            && l.contains("dn=\"/O=Test/OU=griddock/CN=Test User\"")),
         "{log:#?}"
     );
     assert!(g.log().contains("delegated=true"), "GUC delegates a proxy");

@@ -357,14 +357,23 @@ fn check_path_lengths(
     certs: &[X509Certificate<'_>],
     proxies: &[(usize, Option<u32>)],
 ) -> Result<(), ChainError> {
-    for (depth, (idx, limit)) in proxies.iter().enumerate() {
-        if let Some(limit) = limit {
-            if depth > *limit as usize {
-                return Err(ChainError::PathLength(openssl_dn(certs[*idx].subject())));
-            }
-        }
+    let limits: Vec<Option<u32>> = proxies.iter().map(|p| p.1).collect();
+    match path_len_violation(&limits) {
+        Some(i) => Err(ChainError::PathLength(openssl_dn(
+            certs[proxies[i].0].subject(),
+        ))),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// `limits[i]` is the path length of the i-th proxy counted from the leaf (0 = the leaf):
+/// it has `i` proxies below it. The index of the first violated limit.
+pub(crate) fn path_len_violation(limits: &[Option<u32>]) -> Option<usize> {
+    limits
+        .iter()
+        .enumerate()
+        .find(|(below, limit)| limit.is_some_and(|l| *below > l as usize))
+        .map(|(i, _)| i)
 }
 
 /// The CRL must be signed by the CA and current; `cert` must not be on it.

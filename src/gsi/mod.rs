@@ -68,3 +68,6 @@ impl Gsi {
         GsiContext::new(Arc::clone(&self.config), Arc::clone(&self.verifier))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpStream;
 use tokio::time::Instant;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 pub use control::Control;
 pub use transfer::Running;
@@ -219,9 +219,11 @@ impl Session {
         let plain = match plain {
             Ok(p) => p,
             Err(e) => {
-                debug!(error = %e, "ENC token refused");
+                // SECURITY: a token that fails to decrypt poisons the TLS state: end the
+                // session rather than guess.
+                warn!(error = %e, "ENC token refused; closing");
                 self.reply(535, "Failed security check.").await?;
-                return Ok(Flow::Continue);
+                return Ok(Flow::Close);
             }
         };
         for inner in plain.split(|&b| b == b'\n') {
