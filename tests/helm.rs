@@ -112,6 +112,7 @@ fn chart_lints_and_renders_valid_manifests_for_each_value_set() {
                 "tls.existingSecret=gd-tls",
                 "auth.usersSecret=gd-users",
                 "gridmap.secret=gd-gridmap",
+                "x509CertDir.hostPath=/etc/grid-security/certificates",
             ],
         ),
         (
@@ -168,6 +169,13 @@ fn chart_lints_and_renders_valid_manifests_for_each_value_set() {
     assert!(
         secret.contains("secretName: gd-tls")
             && secret.contains("value: /etc/griddock/tls/tls.crt")
+    );
+    // GSI: the grid-mapfile Secret as a directory (updates reach the pod), the trust dir.
+    assert!(
+        secret.contains("name: GRIDDOCK_AUTH__GRIDMAP_FILE\n              value: /etc/grid-security/gridmap/grid-mapfile")
+            && secret.contains("mountPath: /etc/grid-security/certificates")
+            && secret.contains("path: /etc/grid-security/certificates\n            type: Directory"),
+        "{secret}"
     );
     let host = render(&helm, &sets[3].1);
     assert!(host.contains("path: /srv/data") && host.contains("claimName: gd-state"));
