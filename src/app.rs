@@ -111,6 +111,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
         settings.banner = cfg.gridftp.banner.clone();
         settings.passive_ports = cfg.gridftp.passive_ports;
         settings.marker_interval = Some(cfg.gridftp.marker_interval);
+        settings.advertise_dcau = cfg.gridftp.advertise_dcau;
         let ep = endpoint(EndpointLabel::Gridftp, settings, None);
         let listener = bind("gridftp", cfg.gridftp.listen).await?;
         readiness.set("gridftp", true);
@@ -169,6 +170,7 @@ async fn ftp_settings(cfg: &Config) -> Settings {
         failed_login_delay: cfg.auth.failed_login_delay,
         max_login_failures: cfg.auth.max_login_failures,
         marker_interval: None,
+        advertise_dcau: false,
     }
 }
 

@@ -43,8 +43,13 @@ impl Fixtures {
 
     /// griddock's GridFTP endpoint with GSI; the host certificate comes from the test CA.
     fn griddock(&self) -> Griddock {
+        self.griddock_with("")
+    }
+
+    /// The same with extra config (a `[gridftp]` table, say).
+    fn griddock_with(&self, extra: &str) -> Griddock {
         Griddock::start(&format!(
-            "[tls]\nsource = \"files\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
+            "{extra}[tls]\nsource = \"files\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
              [auth]\nanonymous = \"off\"\ngridmap_file = \"{}\"\nx509_cert_dir = \"{}\"\n",
             self.path("host/hostcert.pem").display(),
             self.path("host/hostkey.pem").display(),
@@ -336,4 +341,69 @@ fn gfal2_over_gsiftp() {
         log.iter().any(|l| l.contains("streams=4")),
         "gfal2 used MODE E: {log:#?}"
     );
+}
+
+/// With `advertise_dcau`, data channels run their own GSI handshake with the delegated
+/// proxy and the peer must be the same user (DCAU A, globus-url-copy's default then):
+/// griddock → griddock, griddock → globus-gridftp-server, and a MODE E download where
+/// griddock connects to globus-url-copy. PROT P is refused with a clear reply.
+#[test]
+fn dcau_authenticated_data_channels() {
+    let Some(fx) = Fixtures::make() else { return };
+    if !require_globus() {
+        return;
+    }
+    let config = "[gridftp]\nadvertise_dcau = true\n";
+    let a = fx.griddock_with(config);
+    let b = fx.griddock_with(config);
+    random_file(&a.data().join("f.bin"), 3_000_029, 14);
+    let want = sha256(&a.data().join("f.bin"));
+    for (name, opts) in [("s.bin", &[][..]), ("p4.bin", &["-p", "4"][..])] {
+        let mut args = opts.to_vec();
+        let (src, dst) = (gsi_url(&a, "f.bin"), gsi_url(&b, name));
+        args.extend([src.as_str(), dst.as_str()]);
+        let (ok, out) = guc(&fx, "user", &args);
+        assert!(
+            ok,
+            "griddock→griddock DCAU A {opts:?}: {out}\n{}\n{}",
+            a.log(),
+            b.log()
+        );
+        assert_eq!(sha256(&b.data().join(name)), want);
+    }
+    assert!(
+        b.log().contains("GSI data channel authenticated"),
+        "{}",
+        b.log()
+    );
+    assert!(
+        a.log().contains("GSI data channel authenticated"),
+        "{}",
+        a.log()
+    );
+
+    let gct_map = fx.path("gct-grid-mapfile");
+    std::fs::write(&gct_map, "\"/O=Test/OU=griddock/CN=Test User\" nobody\n").unwrap();
+    let gct = GlobusServer::start_gsi(
+        &fx.path("certificates"),
+        &fx.path("host/hostcert.pem"),
+        &fx.path("host/hostkey.pem"),
+        &gct_map,
+    );
+    let (ok, out) = guc(&fx, "user", &[&gsi_url(&a, "f.bin"), &gct.gsi_url("g.bin")]);
+    assert!(ok, "griddock→gct DCAU A: {out}\n{}\n{}", a.log(), gct.log());
+    assert_eq!(sha256(&gct.root().join("g.bin")), want);
+
+    let local = a.dir.path().join("down.bin");
+    let dst = format!("file://{}", local.display());
+    let (ok, out) = guc(&fx, "user", &["-p", "2", &gsi_url(&a, "f.bin"), &dst]);
+    assert!(ok, "MODE E download with DCAU A: {out}\n{}", a.log());
+    assert_eq!(sha256(&local), want);
+
+    let (ok, out) = guc(
+        &fx,
+        "user",
+        &["-dcpriv", &gsi_url(&a, "f.bin"), &gsi_url(&b, "x.bin")],
+    );
+    assert!(!ok && out.contains("536 PROT P is not supported"), "{out}");
 }

@@ -59,6 +59,11 @@ pub struct GridftpConfig {
     /// markers (GFD.20); gfal2 cancels copies that report no progress for minutes.
     #[serde(with = "humantime_serde")]
     pub marker_interval: Duration,
+    /// Advertise DCAU (GSI data-channel authentication, PROT C/P) in FEAT. Off by default:
+    /// Globus clients connecting to griddock send the certificate CN as TLS SNI, which
+    /// rustls 0.23 refuses, so only griddock-to-griddock and griddock-connects-out data
+    /// channels can be secured today.
+    pub advertise_dcau: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -185,6 +190,7 @@ impl Default for GridftpConfig {
             },
             banner: "griddock GridFTP server ready.".into(),
             marker_interval: Duration::from_secs(5),
+            advertise_dcau: false,
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct Settings {
     pub max_login_failures: u32,
     /// GridFTP: 111/112 markers during uploads at this interval; `None` on plain FTP.
     pub marker_interval: Option<Duration>,
+    /// GridFTP with GSI: advertise DCAU (and default to DCAU A after a GSI login).
+    pub advertise_dcau: bool,
 }
 
 /// Everything a session of one listener shares.

@@ -166,7 +166,13 @@ impl GsiContext {
             .key
             .take()
             .ok_or(GsiError::Protocol("no delegation key"))?;
-        let chain = super::delegation::accept(&der, &key)?;
+        let signed = super::delegation::accept(&der, &key)?;
+        // As Globus does: the delegated credential is the new proxy on top of the chain the
+        // client authenticated with (whatever else the message carried).
+        let mut chain = vec![signed];
+        if let Some(peer) = self.conn.peer_certificates() {
+            chain.extend(peer.iter().map(|c| c.as_ref().to_vec()));
+        }
         self.delegated = Some(Delegated {
             chain,
             key_pkcs8: key.serialize_der(),

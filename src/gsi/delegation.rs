@@ -23,8 +23,8 @@ pub fn request() -> Result<(KeyPair, Vec<u8>), GsiError> {
     Ok((key, csr.der().to_vec()))
 }
 
-/// Checks that the first certificate certifies `key` and returns the whole chain.
-pub fn accept(der: &[u8], key: &KeyPair) -> Result<Vec<Vec<u8>>, GsiError> {
+/// Checks that the first certificate certifies `key` and returns it.
+pub fn accept(der: &[u8], key: &KeyPair) -> Result<Vec<u8>, GsiError> {
     let chain = split_ders(der)?;
     let leaf = chain
         .first()
@@ -37,5 +37,5 @@ pub fn accept(der: &[u8], key: &KeyPair) -> Result<Vec<Vec<u8>>, GsiError> {
             "delegated certificate is for another key",
         ));
     }
-    Ok(chain)
+    Ok(leaf.clone())
 }

@@ -4,6 +4,7 @@
 
 pub mod chain;
 pub mod context;
+pub mod datachan;
 pub mod delegation;
 pub mod dn;
 pub mod gridmap;

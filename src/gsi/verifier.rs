@@ -39,7 +39,8 @@ impl ProxyVerifier {
         validate(&ders, &self.trust.anchors(), now)
     }
 
-    fn verify_signature(
+    /// Checks a handshake signature against the certificate's key.
+    pub fn verify_handshake_signature(
         &self,
         message: &[u8],
         cert: &CertificateDer<'_>,
@@ -64,6 +65,12 @@ impl ProxyVerifier {
         } else {
             Err(Error::InvalidCertificate(CertificateError::BadSignature))
         }
+    }
+}
+
+impl ProxyVerifier {
+    pub fn schemes(&self) -> Vec<SignatureScheme> {
+        self.algs.supported_schemes()
     }
 }
 
@@ -111,7 +118,7 @@ impl ClientCertVerifier for ProxyVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        self.verify_signature(message, cert, dss)
+        self.verify_handshake_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -120,10 +127,10 @@ impl ClientCertVerifier for ProxyVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        self.verify_signature(message, cert, dss)
+        self.verify_handshake_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algs.supported_schemes()
+        self.schemes()
     }
 }

@@ -30,18 +30,6 @@ impl Session {
         self.parallelism = parallelism;
         self.done(200, "OPTS Command Successful.").await
     }
-
-    /// Only `DCAU N` until data-channel security exists (FEAT does not list DCAU).
-    pub(crate) async fn cmd_dcau(&mut self, mode: &str) -> Result<Flow, FtpError> {
-        if !self.is_gridftp() {
-            return self.done(500, "Command not understood.").await;
-        }
-        self.cached = None;
-        if mode.eq_ignore_ascii_case("N") {
-            return self.done(200, "DCAU N.").await;
-        }
-        self.done(504, "Only DCAU N is supported.").await
-    }
 }
 
 impl Session {

@@ -6,8 +6,10 @@ use base64::Engine;
 use tracing::{info, warn};
 
 use crate::auth::Principal;
+use crate::ftp::control::ProtLevel;
 use crate::ftp::error::FtpError;
 use crate::ftp::session::{Flow, Session, State};
+use crate::gsi::datachan::{DataSecurity, Dcau};
 use crate::gsi::AdatStep;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -49,6 +51,11 @@ impl Session {
                 // Every later command and reply is protected with this context.
                 self.ctrl.protect(ctx);
                 self.gsi_identity = identity;
+                // GFD.20: after a GSI login data channels are authenticated by default
+                // (when DCAU is advertised: clients assume it then).
+                if self.ep.settings.advertise_dcau {
+                    self.set_data_security(Dcau::Own, false);
+                }
                 Ok(Flow::Continue)
             }
             Err(e) => {
@@ -96,5 +103,106 @@ impl Session {
         info!(user = %account, dn = %identity.dn, limited = identity.limited, "login");
         self.logged_in_as(principal, sub);
         self.done(230, format!("User {account} logged in.")).await
+    }
+}
+
+impl Session {
+    /// `DCAU N | A | S <subject>` (GFD.20): A and S need a GSI login (the delegated proxy
+    /// is the data-channel credential).
+    pub(crate) async fn cmd_dcau(&mut self, arg: &str) -> Result<Flow, FtpError> {
+        if !self.is_gridftp() {
+            return self.done(500, "Command not understood.").await;
+        }
+        let (mode, rest) = arg.split_once(' ').unwrap_or((arg, ""));
+        let dcau = match mode.to_ascii_uppercase().as_str() {
+            "N" => Dcau::None,
+            "A" => Dcau::Own,
+            "S" if !rest.trim().is_empty() => {
+                Dcau::Subject(rest.trim().trim_matches('"').to_string())
+            }
+            _ => return self.done(501, "DCAU N, A or S <subject>.").await,
+        };
+        if dcau != Dcau::None && self.gsi_identity.is_none() {
+            return self
+                .done(504, "DCAU A and S need a GSI (gsiftp) login.")
+                .await;
+        }
+        self.set_data_security(dcau.clone(), self.gsi_private);
+        let text = match dcau {
+            Dcau::None => "DCAU N.".to_string(),
+            Dcau::Own => "DCAU A.".to_string(),
+            Dcau::Subject(s) => format!("DCAU S {s}."),
+        };
+        self.done(200, text).await
+    }
+
+    /// PBSZ after a GSI login: any size is fine (TLS records are at most 16 KiB).
+    pub(crate) async fn gsi_pbsz(&mut self, size: u64) -> Result<Flow, FtpError> {
+        let size = size.clamp(1024, 1 << 20);
+        self.done(200, format!("PBSZ={size}")).await
+    }
+
+    /// PROT after a GSI login: C (authenticated, then clear). P is refused: encrypted
+    /// data channels work between griddocks but Globus receivers get a corrupted stream
+    /// (cause not found yet), and silent corruption is worse than a refusal.
+    pub(crate) async fn gsi_prot(&mut self, level: ProtLevel) -> Result<Flow, FtpError> {
+        let private = match level {
+            ProtLevel::Clear => false,
+            ProtLevel::Private => {
+                return self
+                    .done(
+                        536,
+                        "PROT P is not supported yet; use PROT C (DCAU still authenticates).",
+                    )
+                    .await
+            }
+            _ => {
+                return self
+                    .done(536, "Requested PROT level not supported by mechanism.")
+                    .await
+            }
+        };
+        self.set_data_security(self.dcau.clone(), private);
+        let text = if private { "P" } else { "C" };
+        self.done(200, format!("Protection level set to {text}."))
+            .await
+    }
+
+    pub(crate) fn set_data_security(&mut self, dcau: Dcau, private: bool) {
+        self.dcau = dcau;
+        self.gsi_private = private;
+        self.data_sec = None;
+        // Cached connections were secured (or not) under the old settings.
+        self.cached = None;
+    }
+
+    /// Builds the data-channel security for the next transfer when DCAU is on.
+    pub(crate) fn prepare_data_security(&mut self) -> Result<(), FtpError> {
+        if self.dcau == Dcau::None || self.data_sec.is_some() {
+            return Ok(());
+        }
+        let (Some(gsi), Some(identity)) = (self.ep.gsi.clone(), self.gsi_identity.clone()) else {
+            return Err(FtpError::reply(425, "DCAU needs a GSI login."));
+        };
+        let Some(delegated) = self.ctrl.delegated() else {
+            return Err(FtpError::reply(
+                425,
+                "DCAU needs a delegated credential: use DCAU N or delegate.",
+            ));
+        };
+        let expect = match &self.dcau {
+            Dcau::Subject(s) => s.clone(),
+            _ => identity.dn.clone(),
+        };
+        let sec = DataSecurity::new(
+            &delegated.chain,
+            &delegated.key_pkcs8,
+            gsi.verifier.clone(),
+            expect,
+            self.gsi_private,
+        )
+        .map_err(|e| FtpError::reply(425, format!("Cannot secure the data channel: {e}.")))?;
+        self.data_sec = Some(std::sync::Arc::new(sec));
+        Ok(())
     }
 }

@@ -18,8 +18,12 @@ impl Session {
         }
         lines.push(" CKSM ADLER32;MD5;SHA1;SHA256;SHA512;CRC32C;".into());
         lines.extend([" EPRT", " EPSV"].map(String::from));
+        // DCAU only on request ([gridftp] advertise_dcau): Globus clients that connect to
+        // us send the certificate CN as TLS SNI ("Test User"), which rustls 0.23 refuses.
+        if self.ep.gsi.is_some() && self.ep.settings.advertise_dcau {
+            lines.push(" DCAU".into());
+        }
         if self.is_gridftp() {
-            // GFD.20 extensions that work here; DCAU only once data-channel security does.
             lines.extend([" ERET", " ESTO"].map(String::from));
         }
         lines.extend([" MDTM", " MFMT"].map(String::from));

@@ -38,6 +38,9 @@ impl Session {
     }
 
     pub(crate) async fn cmd_pbsz(&mut self, _size: u64) -> Result<Flow, FtpError> {
+        if self.ctrl.is_protected() {
+            return self.gsi_pbsz(_size).await;
+        }
         if !self.ctrl.is_tls() {
             return self.done(503, "PBSZ requires AUTH TLS first.").await;
         }
@@ -46,6 +49,9 @@ impl Session {
     }
 
     pub(crate) async fn cmd_prot(&mut self, level: ProtLevel) -> Result<Flow, FtpError> {
+        if self.ctrl.is_protected() {
+            return self.gsi_prot(level).await;
+        }
         if !self.ctrl.is_tls() {
             return self.done(503, "PROT requires AUTH TLS first.").await;
         }

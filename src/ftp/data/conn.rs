@@ -14,6 +14,8 @@ use tokio_rustls::TlsAcceptor;
 pub enum DataConn {
     Plain(StdTcpStream),
     Tls(Box<StreamOwned<ServerConnection, StdTcpStream>>),
+    /// GSI PROT P (GridFTP data-channel security).
+    Gsi(Box<crate::gsi::datachan::PrivateStream>),
 }
 
 impl DataConn {
@@ -41,16 +43,38 @@ impl DataConn {
         Ok(conn)
     }
 
+    /// Secures the connection with GSI (DCAU): handshake with the delegated credential on
+    /// the blocking pool, bounded by the socket timeouts; `initiator` when we connected.
+    pub async fn establish_gsi(
+        stream: TcpStream,
+        sec: Arc<crate::gsi::datachan::DataSecurity>,
+        initiator: bool,
+        timeout: Duration,
+    ) -> io::Result<DataConn> {
+        let sock = into_blocking(stream, timeout)?;
+        let secured = tokio::task::spawn_blocking(move || sec.establish(sock, initiator))
+            .await
+            .map_err(io::Error::other)??;
+        Ok(match secured {
+            crate::gsi::datachan::Secured::Clear(s) => DataConn::Plain(s),
+            crate::gsi::datachan::Secured::Private(s) => DataConn::Gsi(s),
+        })
+    }
+
     pub fn tcp(&self) -> &StdTcpStream {
         match self {
             DataConn::Plain(s) => s,
             DataConn::Tls(s) => &s.sock,
+            DataConn::Gsi(s) => s.tcp(),
         }
     }
 
     /// Ends the stream cleanly: TLS close_notify, then a TCP half-close so the peer reads
     /// end-of-file (RFC 959 §3.3: in stream mode, closing marks the end of the file).
     pub fn finish(&mut self) -> io::Result<()> {
+        if let DataConn::Gsi(s) = self {
+            return s.finish();
+        }
         if let DataConn::Tls(s) = self {
             s.conn.send_close_notify();
             s.flush()?;
@@ -72,6 +96,7 @@ impl Read for DataConn {
         match self {
             DataConn::Plain(s) => s.read(buf),
             DataConn::Tls(s) => s.read(buf),
+            DataConn::Gsi(s) => s.read(buf),
         }
     }
 }
@@ -81,6 +106,7 @@ impl Write for DataConn {
         match self {
             DataConn::Plain(s) => s.write(buf),
             DataConn::Tls(s) => s.write(buf),
+            DataConn::Gsi(s) => s.write(buf),
         }
     }
 
@@ -88,6 +114,7 @@ impl Write for DataConn {
         match self {
             DataConn::Plain(s) => s.flush(),
             DataConn::Tls(s) => s.flush(),
+            DataConn::Gsi(s) => s.flush(),
         }
     }
 }

@@ -51,6 +51,8 @@ pub struct DataParams {
     pub parallelism: u32,
     /// MODE E connections cached from the previous transfer in this direction.
     pub reuse: Vec<DataConn>,
+    /// GSI data-channel security (DCAU A/S) for every new data connection.
+    pub gsi: Option<Arc<crate::gsi::datachan::DataSecurity>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +152,12 @@ async fn open(p: &DataParams) -> Result<DataConn, TransferError> {
         )),
     }
     .map_err(TransferError::Connect)?;
+    if let Some(sec) = &p.gsi {
+        let initiator = matches!(p.setup, DataSetup::Active(_));
+        return DataConn::establish_gsi(tcp, Arc::clone(sec), initiator, p.timeout)
+            .await
+            .map_err(TransferError::Tls);
+    }
     let tls = p.tls.is_some();
     DataConn::establish(tcp, p.tls.clone(), p.timeout)
         .await

@@ -82,6 +82,11 @@ impl Control {
         self.gsi = Some(ctx);
     }
 
+    /// The credential the client delegated during the GSI exchange.
+    pub fn delegated(&self) -> Option<&crate::gsi::context::Delegated> {
+        self.gsi.as_ref().and_then(|g| g.delegated())
+    }
+
     pub fn is_protected(&self) -> bool {
         self.gsi.is_some()
     }

@@ -58,6 +58,11 @@ pub struct Session {
     pub(crate) gsi_exchange: Option<Box<crate::gsi::GsiContext>>,
     /// GSI: who authenticated (the end-entity DN), once the exchange is complete.
     pub(crate) gsi_identity: Option<crate::gsi::Identity>,
+    /// GSI data-channel authentication (DCAU) and protection (PROT P) in force.
+    pub(crate) dcau: crate::gsi::datachan::Dcau,
+    pub(crate) gsi_private: bool,
+    /// Built from the delegated credential when DCAU is on; dropped when DCAU/PROT change.
+    pub(crate) data_sec: Option<std::sync::Arc<crate::gsi::datachan::DataSecurity>>,
     pub(crate) epsv_all: bool,
     pub(crate) rest: Option<u64>,
     /// `REST s-e,…` (MODE E): ranges the receiver already has.
@@ -93,6 +98,9 @@ impl Session {
             cached: None,
             gsi_exchange: None,
             gsi_identity: None,
+            dcau: crate::gsi::datachan::Dcau::None,
+            gsi_private: false,
+            data_sec: None,
             epsv_all: false,
             rest: None,
             rest_ranges: None,

@@ -73,6 +73,7 @@ impl Session {
         opening: String,
     ) -> Result<(), FtpError> {
         let sending = !matches!(job, Job::Receive { .. });
+        self.prepare_data_security()?;
         let marker_base = match &job {
             Job::Receive { upload, .. } => upload.offset(),
             _ => 0,
@@ -152,6 +153,7 @@ impl Session {
             mode_e: self.mode_e,
             parallelism: self.parallelism,
             reuse,
+            gsi: self.data_sec.clone(),
         }
     }
 

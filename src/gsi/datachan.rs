@@ -1,0 +1,353 @@
+//! GSI data-channel security (GFD.20 §"DCAU", RFC 2228 PROT): every data connection runs
+//! its own TLS 1.2 handshake with the session's delegated proxy, the connecting side as
+//! TLS client; then the initiator's delegation flag byte ('0'); then the data, in clear
+//! (PROT C) or as TLS records (PROT P). The peer is authorised by DN: DCAU A wants our
+//! own identity, DCAU S a given subject. Blocking, on the transfer thread; handshake
+//! records are read one at a time so that no clear-text data after them is swallowed.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::ResolvesClientCert;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::{
+    ClientConfig, ClientConnection, ConnectionCommon, DigitallySignedStruct, ServerConfig,
+    ServerConnection, SignatureScheme, StreamOwned,
+};
+
+use super::verifier::ProxyVerifier;
+
+/// Largest TLS record accepted (2^14 plaintext + expansion).
+const MAX_RECORD: usize = 18_432;
+
+/// Which identity the peer of a data connection must prove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dcau {
+    /// No data-channel authentication.
+    None,
+    /// The peer's identity must be ours (GFD.20 `DCAU A`).
+    Own,
+    /// The peer's identity must be this DN (`DCAU S <subject>`).
+    Subject(String),
+}
+
+/// The per-session material for secured data connections.
+pub struct DataSecurity {
+    server: Arc<ServerConfig>,
+    client: Arc<ClientConfig>,
+    verifier: Arc<ProxyVerifier>,
+    /// The DN the peer must have.
+    expect: String,
+    /// PROT P: data in TLS records; else clear after the handshake (PROT C).
+    pub private: bool,
+}
+
+impl std::fmt::Debug for DataSecurity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataSecurity")
+            .field("expect", &self.expect)
+            .field("private", &self.private)
+            .finish()
+    }
+}
+
+/// A credential presented as is (rustls' own builders run the leaf through webpki, which
+/// refuses proxy certificates).
+#[derive(Debug)]
+struct Credential(Arc<CertifiedKey>);
+
+impl ResolvesServerCert for Credential {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(&self.0))
+    }
+}
+
+impl ResolvesClientCert for Credential {
+    fn resolve(&self, _hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(&self.0))
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// Verifies the accepting peer's proxy chain when we connect (no host name: GSI data
+/// channels authorise by DN, checked after the handshake).
+#[derive(Debug)]
+struct PeerVerifier(Arc<ProxyVerifier>);
+
+impl ServerCertVerifier for PeerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _name: &ServerName<'_>,
+        _ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let mut chain = vec![end_entity.clone()];
+        chain.extend(intermediates.iter().cloned());
+        let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        self.0
+            .identity(&chain, now)
+            .map(|_| ServerCertVerified::assertion())
+            .map_err(|e| rustls::Error::General(e.to_string()))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_handshake_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_handshake_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.schemes()
+    }
+}
+
+impl DataSecurity {
+    /// Configurations for credential `chain` + `key_pkcs8` (the delegated proxy).
+    pub fn new(
+        chain: &[Vec<u8>],
+        key_pkcs8: &[u8],
+        verifier: Arc<ProxyVerifier>,
+        expect: String,
+        private: bool,
+    ) -> Result<DataSecurity, rustls::Error> {
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pkcs8.to_vec()));
+        let signer = rustls::crypto::ring::sign::any_supported_type(&key)?;
+        let certs = chain
+            .iter()
+            .map(|c| CertificateDer::from(c.clone()))
+            .collect();
+        let cred = Arc::new(Credential(Arc::new(CertifiedKey::new(certs, signer))));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut server = ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS12])?
+            .with_client_cert_verifier(verifier.clone())
+            .with_cert_resolver(cred.clone());
+        server.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        let mut client = ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS12])?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PeerVerifier(verifier.clone())))
+            .with_client_cert_resolver(cred);
+        client.resumption = rustls::client::Resumption::disabled();
+        client.enable_sni = false;
+        Ok(DataSecurity {
+            server: Arc::new(server),
+            client: Arc::new(client),
+            verifier,
+            expect,
+            private,
+        })
+    }
+
+    /// Secures one data connection; `initiator` is true when we connected.
+    pub fn establish(&self, mut sock: TcpStream, initiator: bool) -> io::Result<Secured> {
+        if initiator {
+            let name = ServerName::try_from("gsi-data-channel").map_err(io::Error::other)?;
+            let mut conn =
+                ClientConnection::new(Arc::clone(&self.client), name).map_err(io::Error::other)?;
+            handshake(&mut conn, &mut sock)?;
+            self.authorise(conn.peer_certificates())?;
+            // GSI: the initiator's delegation flag, '0' = no delegation on data channels.
+            conn.writer().write_all(b"0")?;
+            flush(&mut conn, &mut sock)?;
+            Ok(self.finish(Side::Client(StreamOwned::new(conn, sock))))
+        } else {
+            let mut conn =
+                ServerConnection::new(Arc::clone(&self.server)).map_err(io::Error::other)?;
+            handshake(&mut conn, &mut sock)?;
+            self.authorise(conn.peer_certificates())?;
+            read_flag(&mut conn, &mut sock)?;
+            Ok(self.finish(Side::Server(StreamOwned::new(conn, sock))))
+        }
+    }
+
+    fn finish(&self, side: Side) -> Secured {
+        if self.private {
+            return Secured::Private(Box::new(PrivateStream(side)));
+        }
+        Secured::Clear(match side {
+            Side::Client(s) => s.sock,
+            Side::Server(s) => s.sock,
+        })
+    }
+
+    /// SECURITY: the peer of a data connection must be who DCAU says, not just anyone the
+    /// trust store knows.
+    fn authorise(&self, chain: Option<&[CertificateDer<'static>]>) -> io::Result<()> {
+        let chain = chain.ok_or_else(|| denied("no peer certificate"))?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let id = self
+            .verifier
+            .identity(chain, now)
+            .map_err(|e| denied(&e.to_string()))?;
+        if !id.dn.eq_ignore_ascii_case(&self.expect) {
+            return Err(denied(&format!(
+                "data channel peer is {}, expected {}",
+                id.dn, self.expect
+            )));
+        }
+        tracing::debug!(peer = %id.dn, "GSI data channel authenticated");
+        Ok(())
+    }
+}
+
+fn denied(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::PermissionDenied, what.to_string())
+}
+
+enum Side {
+    Client(StreamOwned<ClientConnection, TcpStream>),
+    Server(StreamOwned<ServerConnection, TcpStream>),
+}
+
+/// A secured data connection.
+pub enum Secured {
+    /// PROT C: authenticated, then clear text on the socket (sendfile still applies).
+    Clear(TcpStream),
+    /// PROT P: every byte in TLS records.
+    Private(Box<PrivateStream>),
+}
+
+/// The TLS stream of a PROT P data connection.
+pub struct PrivateStream(Side);
+
+impl PrivateStream {
+    pub fn tcp(&self) -> &TcpStream {
+        match &self.0 {
+            Side::Client(s) => &s.sock,
+            Side::Server(s) => &s.sock,
+        }
+    }
+
+    /// True when decrypted bytes are waiting (the socket may then look idle).
+    pub fn has_buffered(&mut self) -> bool {
+        let state = match &mut self.0 {
+            Side::Client(s) => s.conn.process_new_packets(),
+            Side::Server(s) => s.conn.process_new_packets(),
+        };
+        state.map_or(true, |st| st.plaintext_bytes_to_read() > 0)
+    }
+
+    /// close_notify, then the TCP half-close.
+    pub fn finish(&mut self) -> io::Result<()> {
+        match &mut self.0 {
+            Side::Client(s) => {
+                s.conn.send_close_notify();
+                s.flush()?;
+            }
+            Side::Server(s) => {
+                s.conn.send_close_notify();
+                s.flush()?;
+            }
+        }
+        self.tcp().shutdown(std::net::Shutdown::Write)
+    }
+}
+
+impl Read for PrivateStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.0 {
+            Side::Client(s) => s.read(buf),
+            Side::Server(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for PrivateStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.0 {
+            Side::Client(s) => s.write(buf),
+            Side::Server(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.0 {
+            Side::Client(s) => s.flush(),
+            Side::Server(s) => s.flush(),
+        }
+    }
+}
+
+/// Drives a handshake to completion, reading whole records only.
+fn handshake<D>(conn: &mut ConnectionCommon<D>, sock: &mut TcpStream) -> io::Result<()> {
+    loop {
+        flush(conn, sock)?;
+        if !conn.is_handshaking() {
+            return Ok(());
+        }
+        feed_record(conn, sock)?;
+    }
+}
+
+fn flush<D>(conn: &mut ConnectionCommon<D>, sock: &mut TcpStream) -> io::Result<()> {
+    while conn.wants_write() {
+        conn.write_tls(sock)?;
+    }
+    Ok(())
+}
+
+/// Reads exactly one TLS record from the socket into the connection.
+fn feed_record<D>(conn: &mut ConnectionCommon<D>, sock: &mut TcpStream) -> io::Result<()> {
+    let mut record = vec![0u8; 5];
+    sock.read_exact(&mut record)?;
+    let len = usize::from(u16::from_be_bytes([record[3], record[4]]));
+    if !(20..=23).contains(&record[0]) || len > MAX_RECORD {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a TLS record",
+        ));
+    }
+    record.resize(5 + len, 0);
+    sock.read_exact(&mut record[5..])?;
+    conn.read_tls(&mut &record[..])?;
+    conn.process_new_packets().map_err(|e| match e {
+        rustls::Error::PeerMisbehaved(rustls::PeerMisbehaved::ServerNameMustContainOneHostName) => {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the peer sent a TLS SNI that is not a host name (Globus sends the \
+                 certificate CN), which rustls refuses: use DCAU N with this peer",
+            )
+        }
+        e => io::Error::new(io::ErrorKind::InvalidData, e),
+    })?;
+    Ok(())
+}
+
+/// The acceptor waits for the initiator's flag byte: '0' (no delegation) is all a data
+/// channel may carry.
+fn read_flag(conn: &mut ServerConnection, sock: &mut TcpStream) -> io::Result<()> {
+    let mut flag = [0u8; 1];
+    for _ in 0..4 {
+        match conn.reader().read(&mut flag) {
+            Ok(1) if flag[0] == b'0' => return Ok(()),
+            Ok(1) => return Err(denied("delegation on a data channel")),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+        feed_record(conn, sock)?;
+    }
+    Err(denied("no GSI flag from the initiator"))
+}
