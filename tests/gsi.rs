@@ -344,9 +344,10 @@ fn gfal2_over_gsiftp() {
 }
 
 /// With `advertise_dcau`, data channels run their own GSI handshake with the delegated
-/// proxy and the peer must be the same user (DCAU A, globus-url-copy's default then):
-/// griddock → griddock, griddock → globus-gridftp-server, and a MODE E download where
-/// griddock connects to globus-url-copy. PROT P is refused with a clear reply.
+/// proxy and the peer must be the same user (DCAU A, globus-url-copy's default then), in
+/// clear (PROT C) or encrypted (`-dcpriv`, PROT P): griddock → griddock,
+/// griddock → globus-gridftp-server, and MODE E downloads where griddock connects to
+/// globus-url-copy. Integrity-only protection (PROT S) is refused.
 #[test]
 fn dcau_authenticated_data_channels() {
     let Some(fx) = Fixtures::make() else { return };
@@ -358,29 +359,30 @@ fn dcau_authenticated_data_channels() {
     let b = fx.griddock_with(config);
     random_file(&a.data().join("f.bin"), 3_000_029, 14);
     let want = sha256(&a.data().join("f.bin"));
-    for (name, opts) in [("s.bin", &[][..]), ("p4.bin", &["-p", "4"][..])] {
+    let copy = |opts: &[&str], src: String, dst: String| {
         let mut args = opts.to_vec();
-        let (src, dst) = (gsi_url(&a, "f.bin"), gsi_url(&b, name));
         args.extend([src.as_str(), dst.as_str()]);
-        let (ok, out) = guc(&fx, "user", &args);
-        assert!(
-            ok,
-            "griddock→griddock DCAU A {opts:?}: {out}\n{}\n{}",
-            a.log(),
-            b.log()
-        );
-        assert_eq!(sha256(&b.data().join(name)), want);
+        guc(&fx, "user", &args)
+    };
+    let cases: [(&str, &[&str]); 4] = [
+        ("s.bin", &[]),
+        ("p4.bin", &["-p", "4"]),
+        ("priv.bin", &["-dcpriv"]),
+        ("priv-p4.bin", &["-dcpriv", "-p", "4"]),
+    ];
+    for (name, opts) in cases {
+        let (ok, out) = copy(opts, gsi_url(&a, "f.bin"), gsi_url(&b, name));
+        let logs = format!("{}\n{}", a.log(), b.log());
+        assert!(ok, "griddock→griddock {opts:?}: {out}\n{logs}");
+        assert_eq!(sha256(&b.data().join(name)), want, "{opts:?}");
     }
-    assert!(
-        b.log().contains("GSI data channel authenticated"),
-        "{}",
-        b.log()
-    );
-    assert!(
-        a.log().contains("GSI data channel authenticated"),
-        "{}",
-        a.log()
-    );
+    for g in [&a, &b] {
+        assert!(
+            g.log().contains("GSI data channel authenticated"),
+            "{}",
+            g.log()
+        );
+    }
 
     let gct_map = fx.path("gct-grid-mapfile");
     std::fs::write(&gct_map, "\"/O=Test/OU=griddock/CN=Test User\" nobody\n").unwrap();
@@ -390,20 +392,32 @@ fn dcau_authenticated_data_channels() {
         &fx.path("host/hostkey.pem"),
         &gct_map,
     );
-    let (ok, out) = guc(&fx, "user", &[&gsi_url(&a, "f.bin"), &gct.gsi_url("g.bin")]);
-    assert!(ok, "griddock→gct DCAU A: {out}\n{}\n{}", a.log(), gct.log());
-    assert_eq!(sha256(&gct.root().join("g.bin")), want);
-
-    let local = a.dir.path().join("down.bin");
-    let dst = format!("file://{}", local.display());
-    let (ok, out) = guc(&fx, "user", &["-p", "2", &gsi_url(&a, "f.bin"), &dst]);
-    assert!(ok, "MODE E download with DCAU A: {out}\n{}", a.log());
-    assert_eq!(sha256(&local), want);
-
-    let (ok, out) = guc(
-        &fx,
-        "user",
-        &["-dcpriv", &gsi_url(&a, "f.bin"), &gsi_url(&b, "x.bin")],
-    );
-    assert!(!ok && out.contains("536 PROT P is not supported"), "{out}");
+    for (name, opts) in [
+        ("g.bin", &[][..]),
+        ("g-priv.bin", &["-dcpriv", "-p", "4"][..]),
+    ] {
+        let (ok, out) = copy(opts, gsi_url(&a, "f.bin"), gct.gsi_url(name));
+        assert!(
+            ok,
+            "griddock→gct {opts:?}: {out}\n{}\n{}",
+            a.log(),
+            gct.log()
+        );
+        assert_eq!(sha256(&gct.root().join(name)), want, "{opts:?}");
+    }
+    for (name, opts) in [
+        ("d.bin", &["-p", "2"][..]),
+        ("d-priv.bin", &["-p", "2", "-dcpriv"][..]),
+    ] {
+        let local = a.dir.path().join(name);
+        let (ok, out) = copy(
+            opts,
+            gsi_url(&a, "f.bin"),
+            format!("file://{}", local.display()),
+        );
+        assert!(ok, "MODE E download {opts:?}: {out}\n{}", a.log());
+        assert_eq!(sha256(&local), want, "{opts:?}");
+    }
+    let (ok, out) = copy(&["-dcsafe"], gsi_url(&a, "f.bin"), gsi_url(&b, "x.bin"));
+    assert!(!ok && out.contains("536"), "PROT S: {out}");
 }

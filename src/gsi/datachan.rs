@@ -1,7 +1,7 @@
 //! GSI data-channel security (GFD.20 §"DCAU", RFC 2228 PROT): every data connection runs
 //! its own TLS 1.2 handshake with the session's delegated proxy, the connecting side as
-//! TLS client; then the initiator's delegation flag byte ('0'); then the data, in clear
-//! (PROT C) or as TLS records (PROT P). The peer is authorised by DN: DCAU A wants our
+//! TLS client; then, with PROT C, the initiator's delegation flag byte ('0') and the data
+//! in clear; with PROT P the data as TLS records straight away (what Globus peers do). The peer is authorised by DN: DCAU A wants our
 //! own identity, DCAU S a given subject. Blocking, on the transfer thread; handshake
 //! records are read one at a time so that no clear-text data after them is swallowed.
 
@@ -168,16 +168,22 @@ impl DataSecurity {
                 ClientConnection::new(Arc::clone(&self.client), name).map_err(io::Error::other)?;
             handshake(&mut conn, &mut sock)?;
             self.authorise(conn.peer_certificates())?;
-            // GSI: the initiator's delegation flag, '0' = no delegation on data channels.
-            conn.writer().write_all(b"0")?;
-            flush(&mut conn, &mut sock)?;
+            // GSI: the initiator's delegation flag, '0' = no delegation. Globus peers
+            // expect it on PROT C channels only: with PROT P it would be read as data
+            // (seen with globus-gridftp-server and globus-url-copy).
+            if !self.private {
+                conn.writer().write_all(b"0")?;
+                flush(&mut conn, &mut sock)?;
+            }
             Ok(self.finish(Side::Client(StreamOwned::new(conn, sock))))
         } else {
             let mut conn =
                 ServerConnection::new(Arc::clone(&self.server)).map_err(io::Error::other)?;
             handshake(&mut conn, &mut sock)?;
             self.authorise(conn.peer_certificates())?;
-            read_flag(&mut conn, &mut sock)?;
+            if !self.private {
+                read_flag(&mut conn, &mut sock)?;
+            }
             Ok(self.finish(Side::Server(StreamOwned::new(conn, sock))))
         }
     }

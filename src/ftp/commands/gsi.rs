@@ -142,20 +142,12 @@ impl Session {
         self.done(200, format!("PBSZ={size}")).await
     }
 
-    /// PROT after a GSI login: C (authenticated, then clear). P is refused: encrypted
-    /// data channels work between griddocks but Globus receivers get a corrupted stream
-    /// (cause not found yet), and silent corruption is worse than a refusal.
+    /// PROT after a GSI login: C (authenticated, then clear) or P (encrypted). S (integrity
+    /// only) would need Globus' own MIC token format and is refused.
     pub(crate) async fn gsi_prot(&mut self, level: ProtLevel) -> Result<Flow, FtpError> {
         let private = match level {
             ProtLevel::Clear => false,
-            ProtLevel::Private => {
-                return self
-                    .done(
-                        536,
-                        "PROT P is not supported yet; use PROT C (DCAU still authenticates).",
-                    )
-                    .await
-            }
+            ProtLevel::Private => true,
             _ => {
                 return self
                     .done(536, "Requested PROT level not supported by mechanism.")
