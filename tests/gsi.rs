@@ -420,4 +420,27 @@ fn dcau_authenticated_data_channels() {
     }
     let (ok, out) = copy(&["-dcsafe"], gsi_url(&a, "f.bin"), gsi_url(&b, "x.bin"));
     assert!(!ok && out.contains("536"), "PROT S: {out}");
+
+    // gfal2 with DCAU on (FTS can switch it on): a third-party copy with 4 streams.
+    let script = "import gfal2, sys\n\
+        ctx = gfal2.creat_context()\n\
+        ctx.set_opt_boolean('GRIDFTP PLUGIN', 'DCAU', True)\n\
+        p = ctx.transfer_parameters(); p.overwrite = True; p.nbstreams = 4\n\
+        ctx.filecopy(p, sys.argv[1], sys.argv[2])\n\
+        print('copied')\n";
+    let (ok, out) = run(Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            script,
+            &gsi_url(&a, "f.bin"),
+            &gsi_url(&b, "gfal2.bin"),
+        ])
+        .env("X509_CERT_DIR", fx.path("certificates"))
+        .env("X509_USER_PROXY", fx.proxy("user")));
+    assert!(
+        ok && out.contains("copied"),
+        "gfal2 DCAU on: {out}\n{}",
+        b.log()
+    );
+    assert_eq!(sha256(&b.data().join("gfal2.bin")), want);
 }
