@@ -26,6 +26,7 @@ impl Session {
             .context()
             .map_err(|e| FtpError::reply(431, format!("Cannot start GSSAPI: {e}.")))?;
         self.gsi_exchange = Some(Box::new(ctx));
+        self.ctrl.allow_protected_lines();
         self.done(334, "Using authentication type; ADAT must follow.")
             .await
     }

@@ -10,6 +10,9 @@ use bytes::{Buf, BytesMut};
 
 /// Longest accepted command line, excluding the line terminator.
 pub const MAX_LINE: usize = 8 * 1024;
+/// The limit once a GSI exchange starts: `ADAT`/`ENC` lines carry base64 TLS records
+/// (a certificate chain with VOMS extensions easily passes 8 KiB).
+pub const MAX_PROTECTED_LINE: usize = 96 * 1024;
 
 const IAC: u8 = 255;
 const WILL: u8 = 251;
@@ -39,6 +42,8 @@ enum Telnet {
 #[derive(Debug, Default)]
 pub struct LineDecoder {
     line: Vec<u8>,
+    /// 0 = [`MAX_LINE`].
+    max: usize,
     telnet: Telnet,
     discarding: bool,
     pending_cr: bool,
@@ -47,6 +52,19 @@ pub struct LineDecoder {
 impl LineDecoder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Raises (or lowers) the line limit for the rest of the session.
+    pub fn set_max_line(&mut self, max: usize) {
+        self.max = max;
+    }
+
+    fn max_line(&self) -> usize {
+        if self.max == 0 {
+            MAX_LINE
+        } else {
+            self.max
+        }
     }
 
     /// Consumes bytes from `src` until one frame is complete; returns `None` when more
@@ -112,7 +130,7 @@ impl LineDecoder {
         if self.discarding {
             return;
         }
-        if self.line.len() >= MAX_LINE {
+        if self.line.len() >= self.max_line() {
             self.discarding = true;
             self.line = Vec::new();
             return;
@@ -197,6 +215,21 @@ mod tests {
         let mut input = vec![b'A'; MAX_LINE + 10];
         input.extend_from_slice(b"\r\nNOOP\r\n");
         assert_eq!(all(&input), vec![Frame::TooLong, line(b"NOOP")]);
+    }
+
+    #[test]
+    fn protected_sessions_take_longer_lines() {
+        let mut input = vec![b'A'; 20_000];
+        input.extend(b"\r\n");
+        assert_eq!(all(&input), vec![Frame::TooLong]);
+        let mut d = LineDecoder::new();
+        d.set_max_line(MAX_PROTECTED_LINE);
+        let mut buf = BytesMut::from(&input[..]);
+        assert_eq!(d.decode(&mut buf), Some(Frame::Line(vec![b'A'; 20_000])));
+        let mut huge = vec![b'A'; MAX_PROTECTED_LINE + 1];
+        huge.extend(b"\r\n");
+        let mut buf = BytesMut::from(&huge[..]);
+        assert_eq!(d.decode(&mut buf), Some(Frame::TooLong));
     }
 
     #[test]

@@ -87,6 +87,12 @@ impl Control {
         self.gsi.as_ref().and_then(|g| g.delegated())
     }
 
+    /// Accepts the long `ADAT`/`ENC` lines of a GSI session.
+    pub fn allow_protected_lines(&mut self) {
+        self.decoder
+            .set_max_line(crate::ftp::control::codec::MAX_PROTECTED_LINE);
+    }
+
     pub fn is_protected(&self) -> bool {
         self.gsi.is_some()
     }
