@@ -70,6 +70,13 @@ fn guc(fx: &Fixtures, proxy: &str, args: &[&str]) -> (bool, String) {
         .env_remove("X509_USER_KEY"))
 }
 
+/// globus-url-copy `opts src dst` with the mapped user's proxy.
+fn copy(fx: &Fixtures, opts: &[&str], src: &str, dst: &str) -> (bool, String) {
+    let mut args = opts.to_vec();
+    args.extend([src, dst]);
+    guc(fx, "user", &args)
+}
+
 fn gsi_url(g: &Griddock, path: &str) -> String {
     format!(
         "gsiftp://localhost:{}/{}",
@@ -222,11 +229,8 @@ fn gsi_third_party_with_the_reference_server_and_between_griddocks() {
     for opts in [&["-nodcau"][..], &["-nodcau", "-p", "4"][..]] {
         let tag = opts.len();
         // griddock → gct → griddock
-        let mid = format!("mid{tag}.bin");
-        let mut args = opts.to_vec();
-        let (src, dst) = (gsi_url(&a, "f.bin"), gct.gsi_url(&mid));
-        args.extend([src.as_str(), dst.as_str()]);
-        let (ok, out) = guc(&fx, "user", &args);
+        let (mid, back) = (format!("mid{tag}.bin"), format!("back{tag}.bin"));
+        let (ok, out) = copy(&fx, opts, &gsi_url(&a, "f.bin"), &gct.gsi_url(&mid));
         assert!(
             ok,
             "griddock→gct {opts:?}: {out}\n{}\n{}",
@@ -234,11 +238,7 @@ fn gsi_third_party_with_the_reference_server_and_between_griddocks() {
             gct.log()
         );
         assert_eq!(sha256(&gct.root().join(&mid)), want);
-        let back = format!("back{tag}.bin");
-        let mut args = opts.to_vec();
-        let (src, dst) = (gct.gsi_url(&mid), gsi_url(&b, &back));
-        args.extend([src.as_str(), dst.as_str()]);
-        let (ok, out) = guc(&fx, "user", &args);
+        let (ok, out) = copy(&fx, opts, &gct.gsi_url(&mid), &gsi_url(&b, &back));
         assert!(
             ok,
             "gct→griddock {opts:?}: {out}\n{}\n{}",
@@ -248,10 +248,8 @@ fn gsi_third_party_with_the_reference_server_and_between_griddocks() {
         assert_eq!(sha256(&b.data().join(&back)), want);
         // griddock → griddock, without -nodcau: neither advertises DCAU.
         let direct = format!("direct{tag}.bin");
-        let mut args: Vec<&str> = opts.iter().copied().filter(|o| *o != "-nodcau").collect();
-        let (src, dst) = (gsi_url(&a, "f.bin"), gsi_url(&b, &direct));
-        args.extend([src.as_str(), dst.as_str()]);
-        let (ok, out) = guc(&fx, "user", &args);
+        let plain: Vec<&str> = opts.iter().copied().filter(|o| *o != "-nodcau").collect();
+        let (ok, out) = copy(&fx, &plain, &gsi_url(&a, "f.bin"), &gsi_url(&b, &direct));
         assert!(
             ok,
             "griddock→griddock {opts:?}: {out}\n{}\n{}",
@@ -359,11 +357,7 @@ fn dcau_authenticated_data_channels() {
     let b = fx.griddock_with(config);
     random_file(&a.data().join("f.bin"), 3_000_029, 14);
     let want = sha256(&a.data().join("f.bin"));
-    let copy = |opts: &[&str], src: String, dst: String| {
-        let mut args = opts.to_vec();
-        args.extend([src.as_str(), dst.as_str()]);
-        guc(&fx, "user", &args)
-    };
+    let copy = |opts: &[&str], src: String, dst: String| copy(&fx, opts, &src, &dst);
     let cases: [(&str, &[&str]); 4] = [
         ("s.bin", &[]),
         ("p4.bin", &["-p", "4"]),

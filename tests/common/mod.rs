@@ -113,10 +113,28 @@ impl Griddock {
         Self::start_with_env(toml, &[])
     }
 
+    /// Free ports are only free when picked: another test (or a CI job on the same
+    /// machine) may take one before griddock binds it. Then try again on new ports.
     pub fn start_with_env(toml: &str, env: &[(&str, &str)]) -> Griddock {
         let mut g = Self::prepare();
-        g.launch(toml, env);
-        g
+        for attempt in 1.. {
+            g.write_config(toml);
+            match g.try_spawn(env) {
+                Ok(()) => return g,
+                Err(e) if attempt < 4 && e.contains("Address already in use") => {
+                    let fresh = Self::prepare();
+                    (g.ftp, g.http, g.https, g.gridftp, g.passive) = (
+                        fresh.ftp,
+                        fresh.http,
+                        fresh.https,
+                        fresh.gridftp,
+                        fresh.passive,
+                    );
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        unreachable!()
     }
 
     /// A temp dir and free ports, nothing running yet (peers that must know griddock's
@@ -137,6 +155,13 @@ impl Griddock {
 
     /// Writes the config (`toml` plus data_dir/state_dir) and starts griddock.
     pub fn launch(&mut self, toml: &str, env: &[(&str, &str)]) {
+        self.write_config(toml);
+        if let Err(e) = self.try_spawn(env) {
+            panic!("{e}");
+        }
+    }
+
+    fn write_config(&mut self, toml: &str) {
         let base = format!(
             "data_dir = \"{}\"\nstate_dir = \"{}\"\n",
             self.dir.path().join("data").display(),
@@ -147,10 +172,9 @@ impl Griddock {
             format!("{base}{toml}"),
         )
         .unwrap();
-        self.spawn(env);
     }
 
-    fn spawn(&mut self, env: &[(&str, &str)]) {
+    fn try_spawn(&mut self, env: &[(&str, &str)]) -> Result<(), String> {
         let log = std::fs::File::create(self.dir.path().join("griddock.log")).unwrap();
         let mut cmd = Command::new(Self::bin());
         cmd.args(["serve", "--config"])
@@ -178,18 +202,18 @@ impl Griddock {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if matches!(self.http_get("/readyz"), Ok((200, _))) {
-                return;
+                return Ok(());
             }
             if let Some(status) = self
                 .child
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!("griddock exited early ({status}):\n{}", self.log());
+                return Err(format!("griddock exited early ({status}):\n{}", self.log()));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("griddock not ready within 20 s:\n{}", self.log());
+        Err(format!("griddock not ready within 20 s:\n{}", self.log()))
     }
 
     /// Stops (SIGTERM) and starts again with the same directory, config and ports.
@@ -199,7 +223,9 @@ impl Griddock {
         let log = self.dir.path().join("griddock.log");
         let old = std::fs::read_to_string(&log).unwrap_or_default();
         std::fs::write(self.dir.path().join("griddock.log.1"), old).unwrap();
-        self.spawn(env);
+        if let Err(e) = self.try_spawn(env) {
+            panic!("{e}");
+        }
     }
 
     /// Polls the log until `needle` appears (returns false after `timeout`).

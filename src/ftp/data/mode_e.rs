@@ -215,19 +215,30 @@ async fn open_senders(
 }
 
 /// A new MODE E connection, GSI-secured when DCAU is on (`initiator`: we connected).
+async fn secure(
+    tcp: tokio::net::TcpStream,
+    sec: Option<Arc<crate::gsi::datachan::DataSecurity>>,
+    initiator: bool,
+    timeout: Duration,
+) -> io::Result<DataConn> {
+    match sec {
+        Some(sec) => DataConn::establish_gsi(tcp, sec, initiator, timeout).await,
+        None => DataConn::establish(tcp, None, timeout).await,
+    }
+}
+
 async fn establish(
     tcp: tokio::net::TcpStream,
     p: &DataParams,
     initiator: bool,
 ) -> Result<DataConn, TransferError> {
-    if let Some(sec) = &p.gsi {
-        return DataConn::establish_gsi(tcp, Arc::clone(sec), initiator, p.timeout)
-            .await
-            .map_err(TransferError::Tls);
-    }
-    DataConn::establish(tcp, None, p.timeout)
+    secure(tcp, p.gsi.clone(), initiator, p.timeout)
         .await
-        .map_err(TransferError::Connect)
+        .map_err(if p.gsi.is_some() {
+            TransferError::Tls
+        } else {
+            TransferError::Connect
+        })
 }
 
 fn no_setup() -> TransferError {
@@ -314,17 +325,16 @@ pub async fn receive(
         base,
         timeout: p.timeout,
     });
-    let mut set = JoinSet::new();
+    // Each connection is secured (GSI) and read in its own task: the accept loop below
+    // only accepts, so a handshake in progress is never lost to a select that completes
+    // another branch first.
+    let mut set: JoinSet<io::Result<Option<DataConn>>> = JoinSet::new();
     let mut data_peer = None;
-    let spawn = |set: &mut JoinSet<_>, conn: DataConn| {
-        ctl.register_socket(conn.tcp());
-        let (rx, ctl) = (Arc::clone(&rx), Arc::clone(&ctl));
-        set.spawn_blocking(move || receive_worker(conn, &rx, &ctl));
-    };
     let mut streams = 0;
     for conn in cached {
         data_peer = data_peer.or_else(|| conn.tcp().peer_addr().ok());
-        spawn(&mut set, conn);
+        let (rx, ctl) = (Arc::clone(&rx), Arc::clone(&ctl));
+        set.spawn(async move { read_conn(conn, rx, ctl).await });
         streams += 1;
     }
     let mut kept = Vec::new();
@@ -335,6 +345,11 @@ pub async fn receive(
             break;
         }
         let busy = !set.is_empty();
+        let wait = if busy {
+            Duration::from_secs(24 * 3600)
+        } else {
+            p.timeout
+        };
         tokio::select! {
             _ = ctl.cancelled() => { failure = Some(TransferError::Aborted); }
             joined = set.join_next(), if busy => {
@@ -344,14 +359,19 @@ pub async fn receive(
                     Some(Err(e)) => failure = Some(TransferError::Data(e)),
                 }
             }
-            accepted = accept_one(listener, &p, busy), if !complete => {
+            accepted = accept_allowed(listener, &p.policy, p.control_peer, wait), if !complete => {
                 match accepted {
-                    Ok(conn) => {
-                        data_peer = data_peer.or_else(|| conn.tcp().peer_addr().ok());
-                        spawn(&mut set, conn);
+                    Ok(tcp) => {
+                        data_peer = data_peer.or_else(|| tcp.peer_addr().ok());
+                        let (rx, ctl) = (Arc::clone(&rx), Arc::clone(&ctl));
+                        let (sec, timeout) = (p.gsi.clone(), p.timeout);
+                        set.spawn(async move {
+                            let conn = secure(tcp, sec, false, timeout).await?;
+                            read_conn(conn, rx, ctl).await
+                        });
                         streams += 1;
                     }
-                    Err(e) => failure = Some(e),
+                    Err(e) => failure = Some(TransferError::Connect(e)),
                 }
             }
         }
@@ -386,22 +406,16 @@ impl Rx {
     }
 }
 
-/// While other connections are busy, a new one may come any time before the transfer
-/// completes; with none busy it must come within the data timeout.
-async fn accept_one(
-    listener: &tokio::net::TcpListener,
-    p: &DataParams,
-    busy: bool,
-) -> Result<DataConn, TransferError> {
-    let wait = if busy {
-        Duration::from_secs(24 * 3600)
-    } else {
-        p.timeout
-    };
-    let tcp = accept_allowed(listener, &p.policy, p.control_peer, wait)
+/// Reads one connection's blocks on the blocking pool (see [`receive_worker`]).
+async fn read_conn(
+    conn: DataConn,
+    rx: Arc<Rx>,
+    ctl: Arc<TransferCtl>,
+) -> io::Result<Option<DataConn>> {
+    ctl.register_socket(conn.tcp());
+    tokio::task::spawn_blocking(move || receive_worker(conn, &rx, &ctl))
         .await
-        .map_err(TransferError::Connect)?;
-    establish(tcp, p, false).await
+        .map_err(|e| io::Error::other(e.to_string()))?
 }
 
 /// Reads blocks until this connection's EOD. Returns the connection for reuse unless the
