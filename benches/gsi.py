@@ -387,7 +387,7 @@ def main() -> None:
 
         if login_res:
             report_logins(login_res, a.logins)
-        if xfer_res:
+        if xfer_res and a.size_mib > 0:
             report_xfer(xfer_res, a.size_mib, a.rounds)
 
         lines = open(g.log, errors="replace").read().splitlines()[log_mark:]
