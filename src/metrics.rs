@@ -59,6 +59,31 @@ struct EpLabel {
     endpoint: Endpoint,
 }
 
+/// How a session logged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LoginMethod {
+    Anonymous,
+    Password,
+    /// X.509 proxy through GSI (the grid-mapfile chose the account).
+    Gsi,
+}
+
+impl EncodeLabelValue for LoginMethod {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(match self {
+            LoginMethod::Anonymous => "anonymous",
+            LoginMethod::Password => "password",
+            LoginMethod::Gsi => "gsi",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct LoginLabel {
+    endpoint: Endpoint,
+    method: LoginMethod,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct XferLabel {
     endpoint: Endpoint,
@@ -74,6 +99,7 @@ pub struct Metrics {
     sent: Family<EpLabel, Counter>,
     received: Family<EpLabel, Counter>,
     login_failures: Family<EpLabel, Counter>,
+    logins: Family<LoginLabel, Counter>,
     cert_expiry: Gauge,
     acme_failures: Counter,
 }
@@ -89,6 +115,7 @@ impl Metrics {
             sent: Family::default(),
             received: Family::default(),
             login_failures: Family::default(),
+            logins: Family::default(),
             cert_expiry: Gauge::default(),
             acme_failures: Counter::default(),
             registry: Registry::default(),
@@ -124,6 +151,11 @@ impl Metrics {
             m.received.clone(),
         );
         registry.register("login_failures", "Failed logins", m.login_failures.clone());
+        registry.register(
+            "logins",
+            "Successful logins by method (the account and DN are in the log, not in labels)",
+            m.logins.clone(),
+        );
         registry.register(
             "certificate_expiry_seconds",
             "Unix time at which the served certificate expires (notAfter)",
@@ -175,6 +207,15 @@ impl Metrics {
     pub fn login_failed(&self, ep: Endpoint) {
         self.login_failures
             .get_or_create(&EpLabel { endpoint: ep })
+            .inc();
+    }
+
+    pub fn logged_in(&self, ep: Endpoint, method: LoginMethod) {
+        self.logins
+            .get_or_create(&LoginLabel {
+                endpoint: ep,
+                method,
+            })
             .inc();
     }
 

@@ -153,6 +153,8 @@ fn gsi_downloads_uploads_parallel_and_pipelined() {
         "{log:#?}"
     );
     assert!(g.log().contains("delegated=true"), "GUC delegates a proxy");
+    let logins = g.metric("griddock_logins_total{endpoint=\"gridftp\",method=\"gsi\"}");
+    assert!(logins >= 6.0, "GSI logins counted: {logins}");
 }
 
 #[test]

@@ -102,6 +102,9 @@ impl Session {
             .await
             .map_err(|e| FtpError::reply(451, format!("Local error: {e}.")))??;
         info!(user = %account, dn = %identity.dn, limited = identity.limited, "login");
+        self.ep
+            .metrics
+            .logged_in(self.ep.label, crate::metrics::LoginMethod::Gsi);
         self.logged_in_as(principal, sub);
         self.done(230, format!("User {account} logged in.")).await
     }

@@ -46,6 +46,12 @@ impl Session {
                     .await
                     .map_err(|e| FtpError::reply(451, format!("Local error: {e}.")))??;
                 info!(user = %principal.name, "login");
+                let method = if principal.anonymous {
+                    crate::metrics::LoginMethod::Anonymous
+                } else {
+                    crate::metrics::LoginMethod::Password
+                };
+                self.ep.metrics.logged_in(self.ep.label, method);
                 let text = format!("User {} logged in.", principal.name);
                 self.logged_in_as(principal, sub);
                 self.done(230, text).await
