@@ -425,3 +425,42 @@ fn gridftp_paths_confined_and_anonymous_read_only() {
     assert_eq!(std::fs::read(g.data().join("f")).unwrap(), b"0123456789");
     assert_eq!(c.code("NOOP"), 200, "session survives every refusal");
 }
+
+/// `OPTS RETR BlockSize=…` sets the MODE E block size of sends (read back header by
+/// header from a PORT data connection).
+#[test]
+fn opts_retr_block_size_shapes_mode_e_blocks() {
+    let g = Griddock::start(CONFIG);
+    random_file(&g.data().join("f.bin"), 200_000, 5);
+    let want = std::fs::read(g.data().join("f.bin")).unwrap();
+    let mut c = Ftp::connect(g.gridftp);
+    c.login("anonymous", "x");
+    assert_eq!(c.code("MODE E"), 200);
+    assert_eq!(c.code("OPTS RETR BlockSize=65536;Parallelism=1,1,1;"), 200);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    assert_eq!(
+        c.code(&format!("PORT 127,0,0,1,{},{}", port >> 8, port & 0xff)),
+        200
+    );
+    assert_eq!(c.cmd("RETR f.bin").0, 150);
+    let (mut sock, _) = listener.accept().unwrap();
+    let mut got = vec![0u8; want.len()];
+    let mut counts = Vec::new();
+    loop {
+        let mut h = [0u8; 17];
+        sock.read_exact(&mut h).unwrap();
+        let count = u64::from_be_bytes(h[1..9].try_into().unwrap());
+        let offset = u64::from_be_bytes(h[9..17].try_into().unwrap());
+        if h[0] & 0x40 != 0 {
+            assert_eq!(offset, 1, "EOF carries the connection count");
+            break;
+        }
+        let at = usize::try_from(offset).unwrap();
+        sock.read_exact(&mut got[at..at + count as usize]).unwrap();
+        counts.push(count);
+    }
+    assert_eq!(c.reply().0, 226);
+    assert_eq!(got, want);
+    assert_eq!(counts, vec![65_536, 65_536, 65_536, 3_392]);
+}

@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::ftp::control::Reply;
+use crate::ftp::control::{Reply, RetrOpts};
 use crate::ftp::error::FtpError;
 use crate::ftp::session::{Flow, Session};
 use crate::gridftp::ranges::RangeSet;
@@ -23,11 +23,16 @@ impl Session {
         self.done(code, text.to_string()).await
     }
 
-    pub(crate) async fn opts_retr(&mut self, parallelism: u32) -> Result<Flow, FtpError> {
+    pub(crate) async fn opts_retr(&mut self, o: RetrOpts) -> Result<Flow, FtpError> {
         if !self.is_gridftp() {
             return self.done(501, "Option RETR not understood.").await;
         }
-        self.parallelism = parallelism;
+        if let Some(n) = o.parallelism {
+            self.parallelism = n;
+        }
+        if let Some(b) = o.block_size {
+            self.block_size = b;
+        }
         self.done(200, "OPTS Command Successful.").await
     }
 }

@@ -51,7 +51,7 @@ impl Session {
                 let text = format!("MLST OPTS {}", self.mlst_facts.selected());
                 self.done(200, text).await
             }
-            Opts::RetrParallelism(n) => self.opts_retr(n).await,
+            Opts::Retr(o) => self.opts_retr(o).await,
             Opts::Other(name) => {
                 self.done(501, format!("Option {name} not understood."))
                     .await

@@ -47,8 +47,8 @@ pub enum Opts {
     Utf8(bool),
     /// `OPTS MLST fact;fact;…` (RFC 3659 §7.9): the fact names as sent.
     Mlst(Vec<String>),
-    /// `OPTS RETR Parallelism=n,n,n;` (GFD.20): parallel streams for MODE E sends.
-    RetrParallelism(u32),
+    /// `OPTS RETR [BlockSize=n;]Parallelism=n,n,n;` (GFD.20): MODE E sends.
+    Retr(RetrOpts),
     /// Anything else: name and raw arguments, answered with 501.
     Other(String),
 }
@@ -128,6 +128,15 @@ pub enum Command {
     Spas,
     /// `SPOR h1,h2,h3,h4,p1,p2` (GFD.20 striped port; one address here).
     Spor(SocketAddr),
+}
+
+/// What `OPTS RETR` may set; at least one of them is present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrOpts {
+    /// Parallel streams (the starting value of `n,n,n`), 1..=64.
+    pub parallelism: Option<u32>,
+    /// MODE E block size in bytes, 64 KiB..=64 MiB.
+    pub block_size: Option<u64>,
 }
 
 /// Static properties the policy layer checks before any handler runs.

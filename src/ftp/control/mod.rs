@@ -6,6 +6,6 @@ pub mod parser;
 pub mod reply;
 
 pub use codec::{Frame, LineDecoder, MAX_LINE};
-pub use command::{Command, DataType, EpsvArg, Opts, ProtLevel, Secret};
+pub use command::{Command, DataType, EpsvArg, Opts, ProtLevel, RetrOpts, Secret};
 pub use parser::{parse, ParseError};
 pub use reply::Reply;

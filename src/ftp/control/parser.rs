@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use super::command::{Command, DataType, EpsvArg, Opts, ProtLevel, Secret};
+use super::command::{Command, DataType, EpsvArg, Opts, ProtLevel, RetrOpts, Secret};
 use crate::gridftp::ranges::RangeSet;
 
 /// Why a line is not a command we can run; each maps to one reply in `ftp::error`.
@@ -256,12 +256,12 @@ fn parse_opts(s: &str) -> Result<Command, ParseError> {
                 .map(str::to_string)
                 .collect(),
         ),
-        "RETR" => match retr_parallelism(rest) {
-            Some(n) => Opts::RetrParallelism(n),
+        "RETR" => match retr_opts(rest) {
+            Some(o) => Opts::Retr(o),
             None => {
                 return Err(ParseError::Syntax {
                     verb: "OPTS",
-                    reason: "expected RETR Parallelism=n,n,n;",
+                    reason: "expected RETR [BlockSize=n;]Parallelism=n,n,n;",
                 })
             }
         },
@@ -270,17 +270,25 @@ fn parse_opts(s: &str) -> Result<Command, ParseError> {
     Ok(Command::Opts(opts))
 }
 
-/// `[StripeLayout=…;][BlockSize=…;]Parallelism=n,n,n;` → the starting parallelism (1..=64).
-fn retr_parallelism(s: &str) -> Option<u32> {
-    let mut found = None;
+/// `[StripeLayout=…;][BlockSize=n;]Parallelism=n,n,n;`: the starting parallelism
+/// (clamped to 1..=64) and the block size (clamped to 64 KiB..=64 MiB); other options
+/// (StripeLayout) are accepted and ignored; a malformed value is an error.
+fn retr_opts(s: &str) -> Option<RetrOpts> {
+    let mut o = RetrOpts {
+        parallelism: None,
+        block_size: None,
+    };
     for item in s.trim().split(';').filter(|i| !i.trim().is_empty()) {
         let (k, v) = item.trim().split_once('=')?;
         if k.eq_ignore_ascii_case("Parallelism") {
             let n: u32 = v.split(',').next()?.trim().parse().ok()?;
-            found = Some(n.clamp(1, 64));
+            o.parallelism = Some(n.clamp(1, 64));
+        } else if k.eq_ignore_ascii_case("BlockSize") {
+            let n: u64 = v.trim().parse().ok()?;
+            o.block_size = Some(n.clamp(64 * 1024, 64 * 1024 * 1024));
         }
     }
-    found
+    (o.parallelism.is_some() || o.block_size.is_some()).then_some(o)
 }
 
 fn parse_epsv(a: Arg<'_>) -> Result<Command, ParseError> {
@@ -576,6 +584,51 @@ mod tests {
                 "OPTS MLST type;size;",
                 C::Opts(Opts::Mlst(vec!["type".into(), "size".into()])),
             ),
+            (
+                "OPTS RETR Parallelism=4,4,4;",
+                C::Opts(Opts::Retr(RetrOpts {
+                    parallelism: Some(4),
+                    block_size: None,
+                })),
+            ),
+            (
+                "OPTS RETR StripeLayout=Blocked;BlockSize=1048576;Parallelism=200,8,8;",
+                C::Opts(Opts::Retr(RetrOpts {
+                    parallelism: Some(64),
+                    block_size: Some(1_048_576),
+                })),
+            ),
+            (
+                "OPTS RETR BlockSize=1;",
+                C::Opts(Opts::Retr(RetrOpts {
+                    parallelism: None,
+                    block_size: Some(65_536),
+                })),
+            ),
+            (
+                "REST 0-100,200-300",
+                C::RestRanges(RangeSet::parse("0-100,200-300").unwrap()),
+            ),
+            (
+                "ERET P 10 20 /a b",
+                C::Eret {
+                    offset: 10,
+                    length: 20,
+                    path: "/a b".into(),
+                },
+            ),
+            (
+                "ESTO A 5 f",
+                C::Esto {
+                    offset: 5,
+                    path: "f".into(),
+                },
+            ),
+            ("SPAS", C::Spas),
+            ("SPOR 127,0,0,1,4,1", C::Spor(([127, 0, 0, 1], 1025).into())),
+            ("SBUF 1048576", C::Sbuf(1_048_576)),
+            ("DCAU S /O=Test/CN=A B", C::Dcau("S /O=Test/CN=A B".into())),
+            ("ADAT AAAA", C::Adat("AAAA".into())),
             ("STAT", C::Stat(None)),
             ("STAT -la /d", C::Stat(Some("/d".into()))),
             ("SITE HELP", C::Site("HELP".into())),
@@ -656,6 +709,16 @@ mod tests {
             (b"MFMT 20241302030405 f", Box::new(syntax("MFMT"))),
             (b"MFMT 20240102030405", Box::new(syntax("MFMT"))),
             (b"OPTS UTF8 MAYBE", Box::new(syntax("OPTS"))),
+            (b"OPTS RETR Parallelism=x;", Box::new(syntax("OPTS"))),
+            (b"OPTS RETR StripeLayout=Blocked;", Box::new(syntax("OPTS"))),
+            (b"REST 5-1", Box::new(syntax("REST"))),
+            (b"ERET Q 0 1 f", Box::new(syntax("ERET"))),
+            (b"ERET P x 1 f", Box::new(syntax("ERET"))),
+            (b"ESTO A 1", Box::new(syntax("ESTO"))),
+            (
+                b"SPOR 127,0,0,1,4,1 127,0,0,1,4,2",
+                Box::new(syntax("SPOR")),
+            ),
             (b"CKSM MD5 0 -1", Box::new(syntax("CKSM"))),
             (b"CKSM MD5 x -1 f", Box::new(syntax("CKSM"))),
             (b"CKSM MD5 0 -2 f", Box::new(syntax("CKSM"))),

@@ -49,6 +49,8 @@ pub struct DataParams {
     pub mode_e: bool,
     /// Connections to open when sending in MODE E (OPTS RETR Parallelism).
     pub parallelism: u32,
+    /// MODE E block size when sending (OPTS RETR BlockSize).
+    pub block_size: u64,
     /// MODE E connections cached from the previous transfer in this direction.
     pub reuse: Vec<DataConn>,
     /// GSI data-channel security (DCAU A/S) for every new data connection.

@@ -28,8 +28,8 @@ use crate::ftp::zerocopy;
 use crate::gridftp::mode_e::{blocks, Header, Receiver, Step, CLOSE, EOD, EOF, HEADER_LEN};
 use crate::storage::Upload;
 
-/// Block size for sending: large blocks keep sendfile efficient.
-const SEND_BLOCK: u64 = 4 * 1024 * 1024;
+/// Default block size for sending: large blocks keep sendfile efficient.
+pub const DEFAULT_BLOCK: u64 = 4 * 1024 * 1024;
 /// How often an idle receiving connection looks whether the transfer is complete.
 const IDLE_POLL: Duration = Duration::from_millis(100);
 
@@ -78,7 +78,7 @@ struct Work {
 }
 
 impl Work {
-    fn new(payload: Payload) -> Work {
+    fn new(payload: Payload, block: u64) -> Work {
         let (source, segments, base) = match payload {
             Payload::File {
                 file,
@@ -92,7 +92,7 @@ impl Work {
         };
         let blocks = segments
             .iter()
-            .flat_map(|&(s, e)| blocks(s, e.saturating_sub(s), SEND_BLOCK))
+            .flat_map(|&(s, e)| blocks(s, e.saturating_sub(s), block))
             .collect();
         Work {
             source,
@@ -121,7 +121,7 @@ pub async fn send(
     };
     let data_peer = conns.first().and_then(|c| c.tcp().peer_addr().ok());
     let n = conns.len() as u64;
-    let work = Arc::new(Work::new(payload));
+    let work = Arc::new(Work::new(payload, p.block_size));
     let mut set = JoinSet::new();
     for (i, conn) in conns.into_iter().enumerate() {
         let (work, ctl) = (Arc::clone(&work), Arc::clone(&ctl));

@@ -74,6 +74,8 @@ pub struct Session {
     /// GridFTP: MODE E and the parallelism for MODE E sends.
     pub(crate) mode_e: bool,
     pub(crate) parallelism: u32,
+    /// MODE E block size for sends (OPTS RETR BlockSize).
+    pub(crate) block_size: u64,
     pub(crate) mlst_facts: super::commands::listing::Facts,
     pub(crate) failures: u32,
     pub(crate) transfer: Option<Running>,
@@ -110,6 +112,7 @@ impl Session {
             prot_private: false,
             mode_e: false,
             parallelism: 1,
+            block_size: crate::ftp::data::mode_e::DEFAULT_BLOCK,
             mlst_facts: Default::default(),
             failures: 0,
             transfer: None,

@@ -152,6 +152,7 @@ impl Session {
             control: self.ctrl.dup_socket(),
             mode_e: self.mode_e,
             parallelism: self.parallelism,
+            block_size: self.block_size,
             reuse,
             gsi: self.data_sec.clone(),
         }
