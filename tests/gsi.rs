@@ -440,3 +440,58 @@ fn dcau_authenticated_data_channels() {
     );
     assert_eq!(sha256(&b.data().join("gfal2.bin")), want);
 }
+
+/// A new CRL (as fetch-crl drops it into the trust directory) and an edited grid-mapfile
+/// take effect for the next login, without a restart.
+#[test]
+fn crl_and_gridmap_updates_apply_without_restart() {
+    let Some(fx) = Fixtures::make() else { return };
+    // A trust directory without the CRL, and a grid-mapfile of our own, both edited live.
+    let trust = fx.path("live-certificates");
+    std::fs::create_dir_all(&trust).unwrap();
+    let mut crl = None;
+    for e in std::fs::read_dir(fx.path("certificates"))
+        .unwrap()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.ends_with(".r0") {
+            crl = Some((e.path(), name));
+        } else {
+            std::fs::copy(e.path(), trust.join(&name)).unwrap();
+        }
+    }
+    let (crl_path, crl_name) = crl.expect("fixtures have a CRL");
+    let gridmap = fx.path("live-grid-mapfile");
+    std::fs::copy(fx.path("grid-mapfile"), &gridmap).unwrap();
+    let g = Griddock::start(&format!(
+        "[tls]\nsource = \"files\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
+         [auth]\nanonymous = \"off\"\ngridmap_file = \"{}\"\nx509_cert_dir = \"{}\"\n",
+        fx.path("host/hostcert.pem").display(),
+        fx.path("host/hostkey.pem").display(),
+        gridmap.display(),
+        trust.display(),
+    ));
+    std::fs::write(g.data().join("f"), b"data").unwrap();
+    let dst = format!("file://{}/out", g.dir.path().display());
+    let (ok, out) = guc(&fx, "revoked", &[&gsi_url(&g, "f"), &dst]);
+    assert!(ok, "no CRL yet, the revoked user still gets in: {out}");
+
+    // fetch-crl writes the CRL next to the CA: the next login is refused.
+    let tmp = trust.join(format!("{crl_name}.tmp"));
+    std::fs::copy(&crl_path, &tmp).unwrap();
+    std::fs::rename(&tmp, trust.join(&crl_name)).unwrap();
+    let (ok, out) = guc(&fx, "revoked", &[&gsi_url(&g, "f"), &dst]);
+    assert!(!ok && out.contains("530"), "CRL applied: {out}");
+    assert!(g.log().contains("Revoked"), "{}", g.log());
+
+    // The operator removes the user's mapping: the next login is refused too.
+    let (ok, out) = guc(&fx, "user", &[&gsi_url(&g, "f"), &dst]);
+    assert!(ok, "mapped: {out}");
+    std::fs::write(&gridmap, "\"/O=Test/OU=griddock/CN=Someone Else\" other\n").unwrap();
+    let (ok, out) = guc(&fx, "user", &[&gsi_url(&g, "f"), &dst]);
+    assert!(
+        !ok && out.contains("No local mapping"),
+        "gridmap reloaded: {out}"
+    );
+}

@@ -93,7 +93,9 @@ fn parse_line(line: &str) -> Option<(String, Vec<String>)> {
 /// The grid-mapfile on disk, reread when its modification time changes.
 pub struct GridMap {
     path: PathBuf,
-    state: Mutex<(Option<SystemTime>, Arc<MapTable>)>,
+    /// (mtime, size, inode) of the loaded file — any change means reload (coarse mtimes
+    /// alone can miss an edit within the same second) — and the table.
+    state: Mutex<(Option<(SystemTime, u64, u64)>, Arc<MapTable>)>,
 }
 
 impl GridMap {
@@ -110,9 +112,10 @@ impl GridMap {
         let Ok(mut state) = self.state.lock() else {
             return Arc::new(MapTable::default());
         };
-        let mtime = std::fs::metadata(&self.path)
-            .and_then(|m| m.modified())
-            .ok();
+        let mtime = std::fs::metadata(&self.path).ok().and_then(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.modified().ok().map(|t| (t, m.len(), m.ino()))
+        });
         if mtime.is_some() && mtime != state.0 {
             match std::fs::read_to_string(&self.path) {
                 Ok(text) => {
