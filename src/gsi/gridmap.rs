@@ -90,12 +90,15 @@ fn parse_line(line: &str) -> Option<(String, Vec<String>)> {
     Some((dn, accounts))
 }
 
+/// What identifies a version of the file on disk: mtime, size, inode.
+type FileStamp = (SystemTime, u64, u64);
+
 /// The grid-mapfile on disk, reread when its modification time changes.
 pub struct GridMap {
     path: PathBuf,
     /// (mtime, size, inode) of the loaded file — any change means reload (coarse mtimes
     /// alone can miss an edit within the same second) — and the table.
-    state: Mutex<(Option<(SystemTime, u64, u64)>, Arc<MapTable>)>,
+    state: Mutex<(Option<FileStamp>, Arc<MapTable>)>,
 }
 
 impl GridMap {
