@@ -328,14 +328,13 @@ pub async fn receive(
     // Each connection is secured (GSI) and read in its own task: the accept loop below
     // only accepts, so a handshake in progress is never lost to a select that completes
     // another branch first.
-    let mut set: JoinSet<io::Result<Option<DataConn>>> = JoinSet::new();
+    let mut set: JoinSet<io::Result<Received>> = JoinSet::new();
     let mut data_peer = None;
     let mut streams = 0;
     for conn in cached {
         data_peer = data_peer.or_else(|| conn.tcp().peer_addr().ok());
         let (rx, ctl) = (Arc::clone(&rx), Arc::clone(&ctl));
         set.spawn(async move { read_conn(conn, rx, ctl).await });
-        streams += 1;
     }
     let mut kept = Vec::new();
     let mut failure = None;
@@ -354,8 +353,11 @@ pub async fn receive(
             _ = ctl.cancelled() => { failure = Some(TransferError::Aborted); }
             joined = set.join_next(), if busy => {
                 match joined.map(|j| j.unwrap_or_else(|e| Err(io::Error::other(e.to_string())))) {
-                    Some(Ok(Some(conn))) => kept.push(conn),
-                    Some(Ok(None)) | None => {}
+                    Some(Ok((conn, used))) => {
+                        streams += usize::from(used);
+                        kept.extend(conn);
+                    }
+                    None => {}
                     Some(Err(e)) => failure = Some(TransferError::Data(e)),
                 }
             }
@@ -369,7 +371,6 @@ pub async fn receive(
                             let conn = secure(tcp, sec, false, timeout).await?;
                             read_conn(conn, rx, ctl).await
                         });
-                        streams += 1;
                     }
                     Err(e) => failure = Some(TransferError::Connect(e)),
                 }
@@ -407,11 +408,11 @@ impl Rx {
 }
 
 /// Reads one connection's blocks on the blocking pool (see [`receive_worker`]).
-async fn read_conn(
-    conn: DataConn,
-    rx: Arc<Rx>,
-    ctl: Arc<TransferCtl>,
-) -> io::Result<Option<DataConn>> {
+/// A connection handed back for reuse (if still usable) and whether it carried anything
+/// in this transfer.
+type Received = (Option<DataConn>, bool);
+
+async fn read_conn(conn: DataConn, rx: Arc<Rx>, ctl: Arc<TransferCtl>) -> io::Result<Received> {
     ctl.register_socket(conn.tcp());
     tokio::task::spawn_blocking(move || receive_worker(conn, &rx, &ctl))
         .await
@@ -421,16 +422,19 @@ async fn read_conn(
 /// Reads blocks until this connection's EOD. Returns the connection for reuse unless the
 /// sender closed it (or announced CLOSE); an idle cached connection is handed back unused
 /// once the transfer completes on the others.
-fn receive_worker(mut conn: DataConn, rx: &Rx, ctl: &TransferCtl) -> io::Result<Option<DataConn>> {
+fn receive_worker(mut conn: DataConn, rx: &Rx, ctl: &TransferCtl) -> io::Result<Received> {
     let mut header = [0u8; HEADER_LEN];
-    let mut buf = vec![0u8; 1024 * 1024];
+    // Allocated at the first block: idle cached connections cost no buffer.
+    let mut buf = Vec::new();
+    let mut used = false;
     loop {
         if !wait_readable(&mut conn, rx, ctl)? {
-            return Ok(Some(conn));
+            return Ok((Some(conn), used));
         }
         if !read_header(&mut conn, &mut header)? {
-            return Ok(None);
+            return Ok((None, used));
         }
+        used = true;
         let h = Header::decode(&header);
         let step = rx
             .state
@@ -442,11 +446,14 @@ fn receive_worker(mut conn: DataConn, rx: &Rx, ctl: &TransferCtl) -> io::Result<
             let at = rx.base.checked_add(offset).ok_or_else(|| {
                 io::Error::new(io::ErrorKind::InvalidData, "MODE E offset overflows")
             })?;
+            if buf.is_empty() {
+                buf = vec![0u8; 1024 * 1024];
+            }
             copy_block(&mut conn, &rx.file, at, count, &mut buf, ctl)?;
             ctl.record_range(at, at + count);
         }
         if h.has(EOD) || step == Step::ConnectionDone {
-            return Ok((!h.has(CLOSE)).then_some(conn));
+            return Ok(((!h.has(CLOSE)).then_some(conn), used));
         }
     }
 }
