@@ -79,19 +79,6 @@ impl Anchors {
         self.by_subject.is_empty()
     }
 
-    /// Subjects of the anchors (sent as acceptable CA names in the handshake).
-    pub fn subjects(&self) -> Vec<Vec<u8>> {
-        self.by_subject
-            .values()
-            .flatten()
-            .filter_map(|a| {
-                X509Certificate::from_der(&a.cert)
-                    .ok()
-                    .map(|(_, c)| c.subject().as_raw().to_vec())
-            })
-            .collect()
-    }
-
     fn find(&self, name: &X509Name<'_>) -> &[Anchor] {
         self.by_subject
             .get(&openssl_dn(name))

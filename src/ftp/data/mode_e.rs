@@ -25,7 +25,7 @@ use super::job::{DataParams, Outcome, TransferError};
 use super::setup::{accept_allowed, connect_active, DataSetup};
 use super::TransferCtl;
 use crate::ftp::zerocopy;
-use crate::gridftp::mode_e::{blocks, Header, Receiver, Step, CLOSE, EOD, EOF, HEADER_LEN};
+use crate::gridftp::mode_e::{blocks, Header, Receiver, Step, CLOSE, EOD, HEADER_LEN};
 use crate::storage::Upload;
 
 /// Default block size for sending: large blocks keep sendfile efficient.
@@ -286,11 +286,7 @@ fn send_worker(
         }
     }
     let trailer = if last {
-        Header {
-            descriptor: EOF | EOD,
-            count: 0,
-            offset: conns,
-        }
+        Header::eof(conns)
     } else {
         Header::eod()
     };
