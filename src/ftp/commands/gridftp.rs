@@ -15,7 +15,8 @@ impl Session {
         self.ep.label == Endpoint::Gridftp
     }
 
-    /// A fixed positive reply on the GridFTP endpoint, 500 on the FTP endpoint.
+    /// A fixed positive reply on the GridFTP endpoint, 500 on the FTP endpoint (for SITE
+    /// subcommands; GridFTP verbs are checked once, in the session's policy).
     pub(crate) async fn gridftp_only(&mut self, code: u16, text: &str) -> Result<Flow, FtpError> {
         if !self.is_gridftp() {
             return self.done(500, "Command not understood.").await;
@@ -54,9 +55,6 @@ impl Session {
 
     /// `SPAS`: one passive address in the striped form clients parse (GFD.20 §"SPAS").
     pub(crate) async fn cmd_spas(&mut self) -> Result<Flow, FtpError> {
-        if !self.is_gridftp() {
-            return self.done(500, "Command not understood.").await;
-        }
         let IpAddr::V4(announce) = self.announced_ip() else {
             return self.done(425, "SPAS needs IPv4.").await;
         };
@@ -78,9 +76,6 @@ impl Session {
 
     /// `SPOR addr`: one stripe, so the same as PORT (FXP policy included).
     pub(crate) async fn cmd_spor(&mut self, target: SocketAddr) -> Result<Flow, FtpError> {
-        if !self.is_gridftp() {
-            return self.done(500, "Command not understood.").await;
-        }
         self.cmd_port(target).await
     }
 }

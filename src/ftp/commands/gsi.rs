@@ -114,9 +114,6 @@ impl Session {
     /// `DCAU N | A | S <subject>` (GFD.20): A and S need a GSI login (the delegated proxy
     /// is the data-channel credential).
     pub(crate) async fn cmd_dcau(&mut self, arg: &str) -> Result<Flow, FtpError> {
-        if !self.is_gridftp() {
-            return self.done(500, "Command not understood.").await;
-        }
         let (mode, rest) = arg.split_once(' ').unwrap_or((arg, ""));
         let dcau = match mode.to_ascii_uppercase().as_str() {
             "N" => Dcau::None,

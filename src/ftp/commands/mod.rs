@@ -71,7 +71,8 @@ impl Session {
                 length,
                 path,
             } => self.cmd_cksm(&alg, offset, length, &path).await,
-            C::Sbuf(_) => self.gridftp_only(200, "SBUF command successful.").await,
+            // A hint only: the kernel's autotuning sizes the buffers.
+            C::Sbuf(_) => self.done(200, "SBUF command successful.").await,
             C::Dcau(mode) => self.cmd_dcau(&mode).await,
             C::RestRanges(r) => self.cmd_rest_ranges(r).await,
             C::Eret {

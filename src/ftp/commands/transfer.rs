@@ -37,9 +37,6 @@ impl Session {
         offset: u64,
         length: u64,
     ) -> Result<Flow, FtpError> {
-        if !self.is_gridftp() {
-            return self.done(500, "Command not understood.").await;
-        }
         self.rest = None;
         let window = Window {
             start: offset,
@@ -109,9 +106,6 @@ impl Session {
     /// `ESTO A offset path`: the data lands at `offset` (+ the MODE E block offsets); the
     /// existing file's first `offset` bytes are kept.
     pub(crate) async fn cmd_esto(&mut self, arg: String, offset: u64) -> Result<Flow, FtpError> {
-        if !self.is_gridftp() {
-            return self.done(500, "Command not understood.").await;
-        }
         self.rest = None;
         self.rest_ranges = None;
         let mode = if offset == 0 {

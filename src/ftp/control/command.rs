@@ -148,6 +148,8 @@ pub struct Spec {
     pub writes: bool,
     /// Allowed (answered at once) while a transfer runs; everything else is queued.
     pub during_transfer: bool,
+    /// A GridFTP extension (GFD.20): "not understood" on the plain FTP endpoint.
+    pub gridftp_only: bool,
 }
 
 impl Command {
@@ -239,10 +241,15 @@ impl Command {
                 | Mfmt(..)
         );
         let during_transfer = matches!(self, Abor | Stat(None));
+        let gridftp_only = matches!(
+            self,
+            Eret { .. } | Esto { .. } | Spas | Spor(_) | Dcau(_) | Sbuf(_)
+        );
         Spec {
             anonymous,
             writes,
             during_transfer,
+            gridftp_only,
         }
     }
 }

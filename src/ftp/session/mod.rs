@@ -288,6 +288,9 @@ impl Session {
         if spec.writes && !self.user.as_ref().is_some_and(|u| u.can_write) {
             return Some(FtpError::reply(550, "Permission denied."));
         }
+        if spec.gridftp_only && !self.is_gridftp() {
+            return Some(FtpError::reply(500, "Command not understood."));
+        }
         None
     }
 
