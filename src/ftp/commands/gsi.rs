@@ -91,22 +91,13 @@ impl Session {
         // SECURITY: a limited proxy reads but does not write unless the site allows it.
         let can_write = can_write && (!identity.limited || gsi.limited_proxy_write);
         let principal = Principal {
-            name: account.clone(),
+            name: account,
             root,
             can_write,
             anonymous: false,
         };
-        let (rel, write) = (principal.root.clone(), principal.can_write);
-        let base = self.ep.root.clone();
-        let sub = tokio::task::spawn_blocking(move || base.sub_root(&rel, write))
+        self.enter(principal, crate::metrics::LoginMethod::Gsi, Some(&identity))
             .await
-            .map_err(|e| FtpError::reply(451, format!("Local error: {e}.")))??;
-        info!(user = %account, dn = %identity.dn, limited = identity.limited, "login");
-        self.ep
-            .metrics
-            .logged_in(self.ep.label, crate::metrics::LoginMethod::Gsi);
-        self.logged_in_as(principal, sub);
-        self.done(230, format!("User {account} logged in.")).await
     }
 }
 

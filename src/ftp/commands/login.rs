@@ -2,11 +2,12 @@
 
 use tracing::{info, warn};
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, Principal};
 use crate::config::FtpTlsMode;
 use crate::ftp::control::Secret;
 use crate::ftp::error::FtpError;
 use crate::ftp::session::{Flow, Session, State};
+use crate::metrics::LoginMethod;
 
 impl Session {
     pub(crate) async fn cmd_user(&mut self, user: String) -> Result<Flow, FtpError> {
@@ -40,24 +41,40 @@ impl Session {
         }
         match self.ep.auth.login(&user, &pass.0).await {
             Ok(principal) => {
-                let (rel, write) = (principal.root.clone(), principal.can_write);
-                let root = self.ep.root.clone();
-                let sub = tokio::task::spawn_blocking(move || root.sub_root(&rel, write))
-                    .await
-                    .map_err(|e| FtpError::reply(451, format!("Local error: {e}.")))??;
-                info!(user = %principal.name, "login");
                 let method = if principal.anonymous {
-                    crate::metrics::LoginMethod::Anonymous
+                    LoginMethod::Anonymous
                 } else {
-                    crate::metrics::LoginMethod::Password
+                    LoginMethod::Password
                 };
-                self.ep.metrics.logged_in(self.ep.label, method);
-                let text = format!("User {} logged in.", principal.name);
-                self.logged_in_as(principal, sub);
-                self.done(230, text).await
+                self.enter(principal, method, None).await
             }
             Err(e) => self.login_failed(&user, e).await,
         }
+    }
+
+    /// The end of every successful login: the principal's confined root, the log line
+    /// (with the certificate identity for GSI), the metric, the session state and the 230.
+    pub(crate) async fn enter(
+        &mut self,
+        principal: Principal,
+        method: LoginMethod,
+        identity: Option<&crate::gsi::Identity>,
+    ) -> Result<Flow, FtpError> {
+        let (rel, write) = (principal.root.clone(), principal.can_write);
+        let root = self.ep.root.clone();
+        let sub = tokio::task::spawn_blocking(move || root.sub_root(&rel, write))
+            .await
+            .map_err(|e| FtpError::reply(451, format!("Local error: {e}.")))??;
+        info!(
+            user = %principal.name,
+            dn = identity.map(|i| i.dn.as_str()),
+            limited = identity.map(|i| i.limited),
+            "login"
+        );
+        self.ep.metrics.logged_in(self.ep.label, method);
+        let text = format!("User {} logged in.", principal.name);
+        self.logged_in_as(principal, sub);
+        self.done(230, text).await
     }
 
     async fn login_failed(
