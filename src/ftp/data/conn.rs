@@ -43,6 +43,21 @@ impl DataConn {
         Ok(conn)
     }
 
+    /// The one way a new data connection is completed: GSI (DCAU) when the session has
+    /// data-channel security, else FTPS when PROT P is in force, else clear text.
+    pub async fn secure(
+        stream: TcpStream,
+        tls: Option<Arc<ServerConfig>>,
+        gsi: Option<Arc<crate::gsi::datachan::DataSecurity>>,
+        initiator: bool,
+        timeout: Duration,
+    ) -> io::Result<DataConn> {
+        match gsi {
+            Some(sec) => Self::establish_gsi(stream, sec, initiator, timeout).await,
+            None => Self::establish(stream, tls, timeout).await,
+        }
+    }
+
     /// Secures the connection with GSI (DCAU): handshake with the delegated credential on
     /// the blocking pool, bounded by the socket timeouts; `initiator` when we connected.
     pub async fn establish_gsi(

@@ -148,28 +148,34 @@ async fn open(p: &DataParams) -> Result<DataConn, TransferError> {
     let tcp = match &p.setup {
         DataSetup::Passive(l) => accept_allowed(l, &p.policy, p.control_peer, p.timeout).await,
         DataSetup::Active(target) => connect_active(p.local_ip, *target, p.timeout).await,
-        DataSetup::None => Err(io::Error::new(
-            io::ErrorKind::NotConnected,
-            "no PORT or PASV",
-        )),
+        DataSetup::None => return Err(no_setup()),
     }
     .map_err(TransferError::Connect)?;
-    if let Some(sec) = &p.gsi {
-        let initiator = matches!(p.setup, DataSetup::Active(_));
-        return DataConn::establish_gsi(tcp, Arc::clone(sec), initiator, p.timeout)
-            .await
-            .map_err(TransferError::Tls);
-    }
-    let tls = p.tls.is_some();
-    DataConn::establish(tcp, p.tls.clone(), p.timeout)
+    establish(tcp, p, matches!(p.setup, DataSetup::Active(_))).await
+}
+
+/// Completes a new data connection under the session's protection; a failed handshake
+/// is a TLS error, anything else a connection error. `initiator`: we connected.
+pub(super) async fn establish(
+    tcp: tokio::net::TcpStream,
+    p: &DataParams,
+    initiator: bool,
+) -> Result<DataConn, TransferError> {
+    let secured = p.tls.is_some() || p.gsi.is_some();
+    DataConn::secure(tcp, p.tls.clone(), p.gsi.clone(), initiator, p.timeout)
         .await
-        .map_err(|e| {
-            if tls {
-                TransferError::Tls(e)
-            } else {
-                TransferError::Connect(e)
-            }
+        .map_err(if secured {
+            TransferError::Tls
+        } else {
+            TransferError::Connect
         })
+}
+
+pub(super) fn no_setup() -> TransferError {
+    TransferError::Connect(io::Error::new(
+        io::ErrorKind::NotConnected,
+        "no PORT or PASV",
+    ))
 }
 
 fn execute(

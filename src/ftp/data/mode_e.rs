@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use super::conn::DataConn;
-use super::job::{DataParams, Outcome, TransferError};
+use super::job::{establish, no_setup, DataParams, Outcome, TransferError};
 use super::setup::{accept_allowed, connect_active, DataSetup};
 use super::TransferCtl;
 use crate::ftp::zerocopy;
@@ -214,40 +214,6 @@ async fn open_senders(
     Ok(conns)
 }
 
-/// A new MODE E connection, GSI-secured when DCAU is on (`initiator`: we connected).
-async fn secure(
-    tcp: tokio::net::TcpStream,
-    sec: Option<Arc<crate::gsi::datachan::DataSecurity>>,
-    initiator: bool,
-    timeout: Duration,
-) -> io::Result<DataConn> {
-    match sec {
-        Some(sec) => DataConn::establish_gsi(tcp, sec, initiator, timeout).await,
-        None => DataConn::establish(tcp, None, timeout).await,
-    }
-}
-
-async fn establish(
-    tcp: tokio::net::TcpStream,
-    p: &DataParams,
-    initiator: bool,
-) -> Result<DataConn, TransferError> {
-    secure(tcp, p.gsi.clone(), initiator, p.timeout)
-        .await
-        .map_err(if p.gsi.is_some() {
-            TransferError::Tls
-        } else {
-            TransferError::Connect
-        })
-}
-
-fn no_setup() -> TransferError {
-    TransferError::Connect(io::Error::new(
-        io::ErrorKind::NotConnected,
-        "no PORT or PASV",
-    ))
-}
-
 /// A cached connection the peer has not closed (nothing readable, or data waiting).
 fn is_alive(conn: &DataConn) -> bool {
     let mut byte = [0u8; 1];
@@ -362,9 +328,9 @@ pub async fn receive(
                     Ok(tcp) => {
                         data_peer = data_peer.or_else(|| tcp.peer_addr().ok());
                         let (rx, ctl) = (Arc::clone(&rx), Arc::clone(&ctl));
-                        let (sec, timeout) = (p.gsi.clone(), p.timeout);
+                        let (tls, sec, timeout) = (p.tls.clone(), p.gsi.clone(), p.timeout);
                         set.spawn(async move {
-                            let conn = secure(tcp, sec, false, timeout).await?;
+                            let conn = DataConn::secure(tcp, tls, sec, false, timeout).await?;
                             read_conn(conn, rx, ctl).await
                         });
                     }
