@@ -150,18 +150,7 @@ impl GsiContext {
     }
 
     fn on_cert(&mut self) -> Result<AdatStep, GsiError> {
-        let mut der = Vec::new();
-        self.conn
-            .reader()
-            .read_to_end(&mut der)
-            .or_else(|e| {
-                if e.kind() == std::io::ErrorKind::WouldBlock {
-                    Ok(0)
-                } else {
-                    Err(e)
-                }
-            })
-            .map_err(GsiError::Io)?;
+        let der = self.read_available()?;
         let key = self
             .key
             .take()
@@ -190,20 +179,22 @@ impl GsiContext {
             return Err(GsiError::BadToken);
         }
         self.feed(token)?;
+        self.read_available()
+    }
+
+    /// All the plaintext the fed records carried (never more than a token's worth).
+    fn read_available(&mut self) -> Result<Vec<u8>, GsiError> {
         let mut plain = Vec::new();
         let mut buf = [0u8; 4096];
         loop {
-            match self.conn.reader().read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => plain.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(GsiError::Io(e)),
+            match self.read_plain(&mut buf)? {
+                0 => return Ok(plain),
+                n => plain.extend_from_slice(&buf[..n]),
             }
             if plain.len() > MAX_TOKEN {
                 return Err(GsiError::BadToken);
             }
         }
-        Ok(plain)
     }
 
     /// One reply line (with its CRLF) as a token for `632 <token>`.
