@@ -46,6 +46,19 @@ impl Fixtures {
         self.griddock_with("")
     }
 
+    /// The reference globus-gridftp-server with GSI: the same host credential and trust
+    /// dir, the test user mapped to `nobody` (it setuid()s to a real account).
+    fn globus_server(&self) -> GlobusServer {
+        let map = self.path("gct-grid-mapfile");
+        std::fs::write(&map, "\"/O=Test/OU=griddock/CN=Test User\" nobody\n").unwrap();
+        GlobusServer::start_gsi(
+            &self.path("certificates"),
+            &self.path("host/hostcert.pem"),
+            &self.path("host/hostkey.pem"),
+            &map,
+        )
+    }
+
     /// The same with extra config (a `[gridftp]` table, say).
     fn griddock_with(&self, extra: &str) -> Griddock {
         Griddock::start(&format!(
@@ -219,14 +232,7 @@ fn gsi_third_party_with_the_reference_server_and_between_griddocks() {
     let a = fx.griddock();
     let b = fx.griddock();
     random_file(&a.data().join("f.bin"), 4_000_037, 12);
-    let gct_map = fx.path("gct-grid-mapfile");
-    std::fs::write(&gct_map, "\"/O=Test/OU=griddock/CN=Test User\" nobody\n").unwrap();
-    let gct = GlobusServer::start_gsi(
-        &fx.path("certificates"),
-        &fx.path("host/hostcert.pem"),
-        &fx.path("host/hostkey.pem"),
-        &gct_map,
-    );
+    let gct = fx.globus_server();
     let want = sha256(&a.data().join("f.bin"));
     for opts in [&["-nodcau"][..], &["-nodcau", "-p", "4"][..]] {
         let tag = opts.len();
@@ -380,14 +386,7 @@ fn dcau_authenticated_data_channels() {
         );
     }
 
-    let gct_map = fx.path("gct-grid-mapfile");
-    std::fs::write(&gct_map, "\"/O=Test/OU=griddock/CN=Test User\" nobody\n").unwrap();
-    let gct = GlobusServer::start_gsi(
-        &fx.path("certificates"),
-        &fx.path("host/hostcert.pem"),
-        &fx.path("host/hostkey.pem"),
-        &gct_map,
-    );
+    let gct = fx.globus_server();
     for (name, opts) in [
         ("g.bin", &[][..]),
         ("g-priv.bin", &["-dcpriv", "-p", "4"][..]),
