@@ -532,21 +532,9 @@ def main() -> None:
         if warn:
             print(f"\ngriddock logged {len(warn)} WARN/ERROR lines ({g.log}), first ones:")
             print("\n".join(warn[:10]))
-        for kind, name, text in failures:
-            print(f"\nFAILED {kind} against {name}:\n{text}")
-        for name in sorted({n for _, n, _ in failures}):
-            s = next(x for x in servers if x.name == name)
-            print(f"\n--- last lines of {name}'s log ({s.log}) ---\n{s.log_tail()}")
+        report_failures(failures, servers)
     finally:
-        for s in servers:
-            if s.proc.poll() is None:
-                s.proc.send_signal(signal.SIGTERM)
-        for s in servers:
-            try:
-                s.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                s.proc.kill()
-                s.proc.wait()
+        stop_servers(servers)
         for m in METERS:
             m.close()
         if os.environ.get("KEEP_TMP"):
@@ -554,6 +542,28 @@ def main() -> None:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(1 if failures else 0)
+
+
+def report_failures(failures, servers) -> None:
+    """Each failure with its output, then the log tail of every server that failed."""
+    for kind, name, text in failures:
+        print(f"\nFAILED {kind} against {name}:\n{text}")
+    for name in sorted({n for _, n, _ in failures}):
+        s = next(x for x in servers if x.name == name)
+        print(f"\n--- last lines of {name}'s log ({s.log}) ---\n{s.log_tail()}")
+
+
+def stop_servers(servers) -> None:
+    """SIGTERM to every server still running, then wait (kill after 10 s)."""
+    for s in servers:
+        if s.proc.poll() is None:
+            s.proc.send_signal(signal.SIGTERM)
+    for s in servers:
+        try:
+            s.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            s.proc.kill()
+            s.proc.wait()
 
 
 def make_file(path: str, mib: int) -> str:

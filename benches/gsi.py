@@ -395,21 +395,10 @@ def main() -> None:
         if warn:
             print(f"\ngriddock logged {len(warn)} WARN/ERROR lines after the probe ({g.log}), first ones:")
             print("\n".join(warn[:10]))
-        for kind, name, text in failures:
-            print(f"\nFAILED {kind} against {name}:\n{text}")
-        for name in sorted({n for _, n, _ in failures}):
-            s = next(x for x in servers if x.name == name)
-            print(f"\n--- last lines of {name}'s log ({s.log}) ---\n{s.log_tail()}")
+        GD.report_failures(failures, servers)
     finally:
+        GD.stop_servers(servers)
         for s in servers:
-            if s.proc.poll() is None:
-                s.proc.send_signal(signal.SIGTERM)
-        for s in servers:
-            try:
-                s.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                s.proc.kill()
-                s.proc.wait()
             if s.name == "gct":  # any session process left in its process group
                 try:
                     os.killpg(s.proc.pid, signal.SIGKILL)
