@@ -81,8 +81,15 @@ pub async fn serve(cfg: Config) -> Result<()> {
     // One session limit for the whole server, shared by both endpoints.
     let sessions = Arc::new(Semaphore::new(cfg.limits.max_sessions));
     let gsi = gsi_for(&cfg, &certs)?;
-    let endpoint = |label, settings, tls| {
+    let endpoint = |label, settings: Settings, tls| {
+        let range = &settings.passive_ports;
+        let half_range = (usize::from(range.end - range.start) + 1).div_ceil(2);
+        let clients = crate::ftp::limits::ClientLimits::new(
+            cfg.limits.max_sessions_per_client,
+            cfg.limits.max_passive_per_client.unwrap_or(half_range),
+        );
         Arc::new(Endpoint {
+            clients,
             label,
             settings,
             auth: auth.clone(),

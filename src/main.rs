@@ -94,6 +94,7 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
     griddock::logging::init(cfg.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(cfg.limits.blocking_threads.max(1))
         .build()
     {
         Ok(rt) => rt,

@@ -6,7 +6,9 @@
 
 mod common;
 
-use std::time::Duration;
+use std::io::Read;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use common::ftp::Ftp;
 use common::gridftp::{griddock_url, guc};
@@ -44,4 +46,192 @@ fn ftp_tls_required_leaves_gridftp_alone() {
         "globus-url-copy over ftp:// with [ftp] tls = required: {log}"
     );
     assert_eq!(sha256(&dst), sha256(&g.data().join("f.bin")));
+}
+
+/// Opens a passive data connection for `verb` (e.g. `RETR big`) and never reads from it
+/// (or, for STOR, never writes). Returns the control and data connections, both kept.
+fn stalled(addr: std::net::SocketAddr, setup: &[&str], verb: &str) -> (Ftp, TcpStream) {
+    let mut f = Ftp::connect(addr);
+    f.login("anonymous", "x@y");
+    for cmd in setup {
+        assert_eq!(f.cmd(cmd).0 / 100, 2, "{cmd}");
+    }
+    let data_addr = f.pasv();
+    let data = TcpStream::connect(data_addr).unwrap();
+    // A tiny receive buffer so the sender's side fills at once.
+    let _ = socket2::SockRef::from(&data).set_recv_buffer_size(4096);
+    let (code, text) = f.cmd(verb);
+    assert_eq!(code, 150, "{verb}: {text}");
+    (f, data)
+}
+
+fn proc_status(pid: u32, field: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .map(|l| l[field.len()..].trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Issue 16 item 1: more stalled data peers than the blocking pool has threads —
+/// downloads nobody reads (MODE S on FTP, MODE E on GridFTP), a reader that takes a byte
+/// now and then, uploads that never send — and a LIST from another client still
+/// answers at once. Before, each stalled transfer pinned a blocking thread and the LIST
+/// waited for the data timeout.
+#[test]
+fn stalled_peers_do_not_pin_the_blocking_pool() {
+    let mut g = Griddock::start(
+        "[auth]\nanonymous = \"write\"\n[limits]\nblocking_threads = 4\ndata_timeout = \"60s\"\n",
+    );
+    random_file(&g.data().join("big"), 64 << 20, 3);
+    std::fs::create_dir(g.data().join("dir")).unwrap();
+    let mut held = Vec::new();
+    for _ in 0..6 {
+        held.push(stalled(g.ftp, &[], "RETR big"));
+    }
+    for _ in 0..3 {
+        held.push(stalled(g.gridftp, &["MODE E"], "STOR up-e"));
+    }
+    for _ in 0..3 {
+        held.push(stalled(g.ftp, &[], "STOR up-s"));
+    }
+    // Two trickle readers: a byte every 200 ms keeps their transfers "alive".
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tricklers = Vec::new();
+    for _ in 0..2 {
+        let (f, mut data) = stalled(g.ftp, &[], "RETR big");
+        let stop = std::sync::Arc::clone(&stop);
+        tricklers.push(std::thread::spawn(move || {
+            let mut b = [0u8; 1];
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = data.read(&mut b);
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            drop(f);
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let threads = proc_status(g.pid(), "Threads:");
+    let rss = proc_status(g.pid(), "VmRSS:");
+    eprintln!("under 14 stalled transfers with blocking_threads = 4: {threads} threads, RSS {rss}");
+    for round in 0..3 {
+        let started = Instant::now();
+        let mut f = Ftp::connect(g.ftp);
+        f.login("anonymous", "x@y");
+        let addr = f.pasv();
+        let mut data = TcpStream::connect(addr).unwrap();
+        let (code, text) = f.cmd("LIST");
+        assert_eq!(code, 150, "{text}");
+        let mut listing = String::new();
+        data.read_to_string(&mut listing).unwrap();
+        assert_eq!(f.reply().0, 226);
+        assert!(
+            listing.contains("dir") && listing.contains("big"),
+            "{listing}"
+        );
+        let took = started.elapsed();
+        eprintln!("LIST round {round} with the stalled load: {took:?}");
+        assert!(
+            took < Duration::from_secs(3),
+            "LIST took {took:?} behind stalled peers"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in tricklers {
+        t.join().unwrap();
+    }
+    drop(held);
+    assert!(g.terminate(Duration::from_secs(40)).is_some());
+}
+
+/// A peer that stops reading is cut after `data_timeout` without progress (426), not a
+/// multiple of it, and the session goes on.
+#[test]
+fn stalled_reader_cut_after_data_timeout() {
+    let g = Griddock::start("[limits]\ndata_timeout = \"2s\"\n");
+    random_file(&g.data().join("big"), 64 << 20, 4);
+    let (mut f, _data) = stalled(g.ftp, &[], "RETR big");
+    let started = Instant::now();
+    let (code, text) = f.reply();
+    let took = started.elapsed();
+    assert_eq!(code, 426, "{text}");
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(6),
+        "cut after {took:?} with data_timeout = 2s"
+    );
+    assert_eq!(f.code("NOOP"), 200);
+}
+
+/// Issue 16 item 9: one address cannot hoard the passive range. With a cap of 5 the
+/// sixth PASV from the same address gets 425 while another address still gets a port,
+/// and an unused listener is closed after data_timeout, giving its port back.
+#[test]
+fn passive_ports_cannot_be_hoarded() {
+    let g = Griddock::start("[limits]\nmax_passive_per_client = 5\ndata_timeout = \"2s\"\n");
+    let mut hoard = Vec::new();
+    let mut ports = Vec::new();
+    for _ in 0..5 {
+        let mut f = Ftp::connect(g.ftp);
+        f.login("anonymous", "x@y");
+        ports.push(f.pasv());
+        hoard.push(f);
+    }
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x@y");
+    let (code, text) = f.cmd("PASV");
+    assert_eq!(code, 425, "sixth PASV from one address: {text}");
+    // Re-PASV in a session that holds one replaces it instead of taking another.
+    assert_eq!(hoard[0].cmd("PASV").0, 227);
+    let mut other = Ftp::connect_from([127, 0, 0, 5].into(), g.ftp);
+    other.login("anonymous", "x@y");
+    assert_eq!(
+        other.cmd("PASV").0,
+        227,
+        "another address is not locked out"
+    );
+    // Unused listeners close after data_timeout (2 s), even while the hoarder NOOPs.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        for h in &mut hoard {
+            assert_eq!(h.code("NOOP"), 200);
+        }
+        if f.cmd("PASV").0 == 227 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "passive slots never came back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        TcpStream::connect_timeout(&ports[1], Duration::from_secs(2)).is_err(),
+        "an expired passive listener still accepts"
+    );
+    // An expired listener means a clear 425 on the next transfer, not a hang.
+    assert_eq!(hoard[1].code("RETR anything"), 425);
+}
+
+/// Issue 16 item 9: sessions per client address.
+#[test]
+fn sessions_per_client_capped() {
+    let g = Griddock::start("[limits]\nmax_sessions_per_client = 3\n");
+    let held: Vec<Ftp> = (0..3).map(|_| Ftp::connect(g.ftp)).collect();
+    let mut s = TcpStream::connect(g.ftp).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("421 "), "{reply}");
+    // Another address is still welcome.
+    let _other = Ftp::connect_from([127, 0, 0, 6].into(), g.ftp);
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let mut s = TcpStream::connect(g.ftp).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut line = [0u8; 3];
+        if s.read_exact(&mut line).is_ok() && &line == b"220" {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("session slots never came back after the sessions closed");
 }

@@ -134,6 +134,14 @@ pub struct HttpsConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     pub max_sessions: usize,
+    /// Control sessions one client address may hold on each endpoint.
+    pub max_sessions_per_client: usize,
+    /// Passive listeners one client address may hold open on each endpoint; default:
+    /// half of that endpoint's passive range.
+    pub max_passive_per_client: Option<usize>,
+    /// Threads for blocking work (file system calls, disk I/O of transfers, TLS data
+    /// channels). Clear data channels never hold one while waiting on the peer.
+    pub blocking_threads: usize,
     #[serde(with = "humantime_serde")]
     pub login_timeout: Duration,
     #[serde(with = "humantime_serde")]
@@ -285,6 +293,9 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             max_sessions: 1000,
+            max_sessions_per_client: 200,
+            max_passive_per_client: None,
+            blocking_threads: 512,
             login_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(900),
             data_timeout: Duration::from_secs(60),
@@ -361,8 +372,22 @@ impl Config {
                 ));
             }
         }
-        if self.limits.max_sessions == 0 {
-            return Err(ConfigError::at("limits.max_sessions", "must be at least 1"));
+        let counts = [
+            ("limits.max_sessions", self.limits.max_sessions),
+            (
+                "limits.max_sessions_per_client",
+                self.limits.max_sessions_per_client,
+            ),
+            (
+                "limits.max_passive_per_client",
+                self.limits.max_passive_per_client.unwrap_or(1),
+            ),
+            ("limits.blocking_threads", self.limits.blocking_threads),
+        ];
+        for (key, n) in counts {
+            if n == 0 {
+                return Err(ConfigError::at(key, "must be at least 1"));
+            }
         }
         if self.auth.max_login_failures == 0 {
             return Err(ConfigError::at(

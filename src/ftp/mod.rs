@@ -6,6 +6,7 @@ pub mod commands;
 pub mod control;
 pub mod data;
 pub mod error;
+pub mod limits;
 pub mod server;
 pub mod session;
 pub mod zerocopy;

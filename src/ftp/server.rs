@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn, Instrument};
 
 use super::data::FxpPolicy;
+use super::limits::{ClientLimits, Kind};
 use super::session::Session;
 use crate::auth::Authenticator;
 use crate::config::{FtpTlsMode, LimitsConfig, PortRange};
@@ -58,6 +59,8 @@ pub struct Endpoint {
     pub checksums: crate::storage::checksum::ChecksumCache,
     /// GSI logins (`AUTH GSSAPI`), GridFTP endpoint only.
     pub gsi: Option<Arc<crate::gsi::Gsi>>,
+    /// Sessions and passive ports per client address on this endpoint.
+    pub clients: Arc<ClientLimits>,
 }
 
 /// Accepts connections until shutdown; sessions are spawned on `tracker` so the caller can
@@ -93,6 +96,13 @@ async fn admit(
             .await;
         return;
     };
+    let Some(slot) = ep.clients.acquire(peer.ip(), Kind::Session) else {
+        warn!(%peer, "per-client session limit reached");
+        let _ = stream
+            .write_all(b"421 Too many sessions from your address, try again later.\r\n")
+            .await;
+        return;
+    };
     let _ = stream.set_nodelay(true);
     // Urgent data (the Telnet "DM" clients send with ABOR) is read inline and stripped by
     // the line decoder.
@@ -105,7 +115,7 @@ async fn admit(
                 Ok(session) => session.run().await,
                 Err(e) => warn!(error = %e, "session set-up failed"),
             }
-            drop(permit);
+            drop((permit, slot));
         }
         .instrument(span),
     );

@@ -2,8 +2,10 @@
 //! Documentation/filesystems/splice.rst). The one module that talks to these syscalls; it
 //! goes through rustix's safe wrappers, so even here there is no `unsafe`.
 //!
-//! Calls are blocking and run on tokio's blocking pool (never on a runtime worker): a cold
-//! file read from disk stalls only this transfer's thread, never other sessions.
+//! Calls run on tokio's blocking pool (never on a runtime worker): a cold file read from
+//! disk stalls only this transfer's thread, never other sessions. [`sendfile_some`] is the
+//! one-call form for non-blocking sockets (`ftp::data::ready`), [`sendfile_range`] the
+//! loop for blocking ones.
 
 use std::fs::File;
 use std::io;
@@ -14,6 +16,21 @@ use super::data::TransferCtl;
 /// Largest single sendfile(2) request; the kernel caps one call at ~2 GiB anyway, and a
 /// moderate size keeps abort latency and progress reporting fine-grained.
 const CHUNK: u64 = 64 * 1024 * 1024;
+
+/// One sendfile(2) of up to `want` bytes from `*pos`, advancing `*pos`; on a non-blocking
+/// socket `WouldBlock` when its buffer is full. A file that ends before `want` bytes is
+/// `UnexpectedEof`.
+pub fn sendfile_some(sock: &TcpStream, file: &File, pos: &mut u64, want: u64) -> io::Result<u64> {
+    let want = usize::try_from(want.min(CHUNK)).unwrap_or(usize::MAX);
+    match rustix::fs::sendfile(sock, file, Some(pos), want) {
+        Ok(0) if want > 0 => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "file shrank during transfer",
+        )),
+        Ok(n) => Ok(n as u64),
+        Err(e) => Err(e.into()),
+    }
+}
 
 /// Sends `len` bytes of `file` starting at `offset` to the (blocking) socket `sock`.
 /// Returns the number of bytes sent; stops early with `Interrupted` when the transfer is

@@ -4,9 +4,10 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::ftp::control::EpsvArg;
-use crate::ftp::data::setup::open_passive;
+use crate::ftp::data::setup::{open_passive, PassiveListener};
 use crate::ftp::data::DataSetup;
 use crate::ftp::error::FtpError;
+use crate::ftp::limits::Kind;
 use crate::ftp::session::{Flow, Session};
 
 impl Session {
@@ -62,13 +63,24 @@ impl Session {
     /// reachable the same way) with a port from the configured range.
     pub(crate) fn listen_passive(&mut self) -> Result<u16, FtpError> {
         self.reset_data_channel();
+        let slot = self
+            .ep
+            .clients
+            .acquire(self.peer.ip(), Kind::Passive)
+            .ok_or_else(|| {
+                FtpError::reply(
+                    425,
+                    "Too many passive connections held by your address; use or close them first.",
+                )
+            })?;
         let listener = open_passive(self.local.ip(), self.ep.settings.passive_ports)
             .map_err(|e| FtpError::reply(425, format!("Can't open passive connection: {e}.")))?;
         let port = listener
             .local_addr()
             .map_err(|e| FtpError::reply(425, format!("Can't open passive connection: {e}.")))?
             .port();
-        self.data = DataSetup::Passive(listener);
+        self.data = DataSetup::Passive(PassiveListener::new(listener, Some(slot)));
+        self.passive_since = Some(tokio::time::Instant::now());
         Ok(port)
     }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 use rustls::ServerConfig;
 
 use super::conn::DataConn;
+use super::ready::Driver;
 use super::setup::{accept_allowed, connect_active, DataSetup};
 use super::{stream, FxpPolicy, TransferCtl};
 use crate::storage::{StorageError, Upload};
@@ -125,11 +126,16 @@ pub async fn run(mut p: DataParams, job: Job, ctl: Arc<TransferCtl>) -> Outcome 
     let data_peer = conn.tcp().peer_addr().ok();
     ctl.register_socket(conn.tcp());
     let (ascii, control) = (p.ascii, p.control);
-    let worker = Arc::clone(&ctl);
-    let joined =
-        tokio::task::spawn_blocking(move || execute(conn, job, ascii, control, &worker)).await;
-    let result =
-        joined.unwrap_or_else(|e| Err(TransferError::Data(io::Error::other(e.to_string()))));
+    let result = match conn {
+        DataConn::Plain(sock) => run_clear(sock, job, ascii, control, p.timeout, &ctl).await,
+        conn => {
+            let worker = Arc::clone(&ctl);
+            let joined =
+                tokio::task::spawn_blocking(move || execute(conn, job, ascii, control, &worker))
+                    .await;
+            joined.unwrap_or_else(|e| Err(worker_failed(e)))
+        }
+    };
     let result = if ctl.is_aborted() {
         Err(TransferError::Aborted)
     } else {
@@ -194,21 +200,71 @@ fn execute(
         Job::Listing(data) => stream::send_bytes(&mut conn, &data, ctl).map(drop),
         Job::Receive { upload, .. } => {
             let received = stream::receive(&mut conn, upload.file(), upload.offset(), ascii, ctl);
-            match received {
-                Ok(_) if !client_alive(control.as_ref()) => Err(io::Error::new(
-                    io::ErrorKind::ConnectionReset,
-                    "client closed the control connection before the upload completed",
-                )),
-                Ok(_) if !ctl.is_aborted() => {
-                    return upload.commit().map_err(TransferError::Storage)
-                }
-                Ok(_) => Ok(()),
-                Err(e) => Err(e),
-            }
-            // `upload` dropped here without commit: kept as a resumable part, never final.
+            return complete_upload(received, upload, control.as_ref(), ctl);
         }
     }
     .map_err(TransferError::Data)
+}
+
+/// A MODE S transfer on a clear socket, readiness-driven (`ready`): a peer that stops
+/// reading or writing holds no thread and is cut after `timeout` without progress.
+async fn run_clear(
+    sock: std::net::TcpStream,
+    job: Job,
+    ascii: bool,
+    control: Option<OwnedFd>,
+    timeout: Duration,
+    ctl: &Arc<TransferCtl>,
+) -> Result<(), TransferError> {
+    use super::stream::{ReceiveTask, SendBytesTask, SendTask};
+    let driver = Driver::new(sock, timeout).map_err(TransferError::Data)?;
+    let sent = match job {
+        Job::Send { file, segments, .. } => {
+            let offset = segments.first().map_or(0, |s| s.0);
+            let end = segments.last().map_or(0, |s| s.1);
+            let task = SendTask::new(file, offset, end - offset, ascii);
+            driver.drive(task, ctl).await
+        }
+        Job::Listing(data) => driver.drive(SendBytesTask::new(data), ctl).await,
+        Job::Receive { upload, .. } => {
+            let file = upload.file().try_clone().map_err(TransferError::Data)?;
+            let task = ReceiveTask::new(file, upload.offset(), ascii);
+            let received = driver.drive(task, ctl).await;
+            let worker = Arc::clone(ctl);
+            return tokio::task::spawn_blocking(move || {
+                complete_upload(received, upload, control.as_ref(), &worker)
+            })
+            .await
+            .unwrap_or_else(|e| Err(worker_failed(e)));
+        }
+    };
+    // End of file in stream mode: half-close (RFC 959 §3.3).
+    sent.and_then(|_| driver.socket().shutdown(std::net::Shutdown::Write))
+        .map_err(TransferError::Data)
+}
+
+/// Commits a received upload if it ended cleanly while the client is still there; else
+/// the upload is dropped uncommitted (kept as a resumable part, never under its name).
+fn complete_upload(
+    received: io::Result<u64>,
+    upload: Upload,
+    control: Option<&OwnedFd>,
+    ctl: &TransferCtl,
+) -> Result<(), TransferError> {
+    match received {
+        Ok(_) if !client_alive(control) => Err(TransferError::Data(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "client closed the control connection before the upload completed",
+        ))),
+        Ok(_) if !ctl.is_aborted() => upload.commit().map_err(TransferError::Storage),
+        Ok(_) => Ok(()),
+        Err(e) => Err(TransferError::Data(e)),
+    }
+}
+
+pub(super) fn worker_failed(e: tokio::task::JoinError) -> TransferError {
+    tracing::error!(error = %e, "transfer worker failed");
+    TransferError::Data(io::Error::other("transfer worker failed"))
 }
 
 /// False when the control connection has been closed by the client (a zero-byte peek).

@@ -6,7 +6,9 @@
 pub mod conn;
 pub mod job;
 pub mod mode_e;
+mod mode_e_tasks;
 pub mod policy;
+pub mod ready;
 pub mod setup;
 pub mod stream;
 

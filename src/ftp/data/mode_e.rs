@@ -22,6 +22,8 @@ use tokio::task::JoinSet;
 
 use super::conn::DataConn;
 use super::job::{establish, no_setup, DataParams, Outcome, TransferError};
+use super::mode_e_tasks as tasks;
+use super::ready::{Driver, Task};
 use super::setup::{accept_allowed, connect_active, DataSetup};
 use super::TransferCtl;
 use crate::ftp::zerocopy;
@@ -31,7 +33,7 @@ use crate::storage::Upload;
 /// Default block size for sending: large blocks keep sendfile efficient.
 pub const DEFAULT_BLOCK: u64 = 4 * 1024 * 1024;
 /// How often an idle receiving connection looks whether the transfer is complete.
-const IDLE_POLL: Duration = Duration::from_millis(100);
+pub(super) const IDLE_POLL: Duration = Duration::from_millis(100);
 
 /// Connections kept open between MODE E transfers, with the set-up that made them (the
 /// passive listener keeps accepting extra connections; the PORT target gets more).
@@ -64,16 +66,16 @@ pub enum Payload {
     Bytes(Vec<u8>),
 }
 
-enum Source {
+pub(super) enum Source {
     File(File),
     Bytes(Vec<u8>),
 }
 
 /// The blocks of one send, handed out to the connections in order.
-struct Work {
-    source: Source,
+pub(super) struct Work {
+    pub(super) source: Source,
     blocks: Vec<(u64, u64)>,
-    base: u64,
+    pub(super) base: u64,
     next: AtomicUsize,
 }
 
@@ -102,7 +104,7 @@ impl Work {
         }
     }
 
-    fn take(&self) -> Option<(u64, u64)> {
+    pub(super) fn take(&self) -> Option<(u64, u64)> {
         self.blocks
             .get(self.next.fetch_add(1, Ordering::SeqCst))
             .copied()
@@ -125,7 +127,19 @@ pub async fn send(
     let mut set = JoinSet::new();
     for (i, conn) in conns.into_iter().enumerate() {
         let (work, ctl) = (Arc::clone(&work), Arc::clone(&ctl));
-        set.spawn_blocking(move || send_worker(conn, &work, i == 0, n, &ctl));
+        match conn {
+            DataConn::Plain(sock) => {
+                let task = tasks::SendTask::new(work, i == 0, n);
+                set.spawn(async move {
+                    drive_clear(sock, task, p.timeout, &ctl)
+                        .await
+                        .map(|(c, ())| c)
+                });
+            }
+            conn => {
+                set.spawn_blocking(move || send_worker(conn, &work, i == 0, n, &ctl));
+            }
+        }
     }
     let mut result = Ok(());
     let mut kept = Vec::new();
@@ -356,17 +370,46 @@ pub async fn receive(
 }
 
 /// Shared by the receiving connections of one transfer.
-struct Rx {
+pub(super) struct Rx {
     state: Mutex<Receiver>,
-    file: Arc<File>,
+    pub(super) file: Arc<File>,
     base: u64,
     timeout: Duration,
 }
 
 impl Rx {
-    fn complete(&self) -> bool {
+    pub(super) fn complete(&self) -> bool {
         self.state.lock().map(|s| s.is_complete()).unwrap_or(true)
     }
+
+    /// Accounts for one header (EOD/EOF bookkeeping, GFD.20); a protocol error fails
+    /// the connection.
+    pub(super) fn on_header(&self, h: &Header) -> io::Result<Step> {
+        self.state
+            .lock()
+            .map_err(|_| io::Error::other("receiver state poisoned"))?
+            .on_header(h)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+    }
+
+    /// The file position of a block at `offset` (relative to ESTO's base).
+    pub(super) fn position(&self, offset: u64) -> io::Result<u64> {
+        self.base
+            .checked_add(offset)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "MODE E offset overflows"))
+    }
+}
+
+/// Runs a clear connection's task readiness-driven and hands the connection back.
+async fn drive_clear<T: Task>(
+    sock: std::net::TcpStream,
+    task: T,
+    timeout: Duration,
+    ctl: &Arc<TransferCtl>,
+) -> io::Result<(DataConn, T::Output)> {
+    let driver = Driver::new(sock, timeout)?;
+    let out = driver.drive(task, ctl).await?;
+    Ok((DataConn::Plain(driver.into_inner()?), out))
 }
 
 /// Reads one connection's blocks on the blocking pool (see [`receive_worker`]).
@@ -376,6 +419,15 @@ type Received = (Option<DataConn>, bool);
 
 async fn read_conn(conn: DataConn, rx: Arc<Rx>, ctl: Arc<TransferCtl>) -> io::Result<Received> {
     ctl.register_socket(conn.tcp());
+    if let DataConn::Plain(sock) = conn {
+        let timeout = rx.timeout;
+        let (conn, (end, used)) =
+            drive_clear(sock, tasks::ReceiveTask::new(rx), timeout, &ctl).await?;
+        return Ok(match end {
+            tasks::End::Keep | tasks::End::Idle => (Some(conn), used),
+            tasks::End::Close => (None, used),
+        });
+    }
     tokio::task::spawn_blocking(move || receive_worker(conn, &rx, &ctl))
         .await
         .map_err(|e| io::Error::other(e.to_string()))?
@@ -398,16 +450,9 @@ fn receive_worker(mut conn: DataConn, rx: &Rx, ctl: &TransferCtl) -> io::Result<
         }
         used = true;
         let h = Header::decode(&header);
-        let step = rx
-            .state
-            .lock()
-            .map_err(|_| io::Error::other("receiver state poisoned"))?
-            .on_header(&h)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        let step = rx.on_header(&h)?;
         if let Step::Data { offset, count } = step {
-            let at = rx.base.checked_add(offset).ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidData, "MODE E offset overflows")
-            })?;
+            let at = rx.position(offset)?;
             if buf.is_empty() {
                 buf = vec![0u8; 1024 * 1024];
             }

@@ -11,6 +11,7 @@ use tracing::{debug, warn};
 
 use super::policy::FxpPolicy;
 use crate::config::PortRange;
+use crate::ftp::limits::Slot;
 
 /// What the client asked for with the last PASV/EPSV/PORT/EPRT.
 #[derive(Debug, Default)]
@@ -18,7 +19,7 @@ pub enum DataSetup {
     #[default]
     None,
     /// We listen; the peer (client or, in FXP, the other server) connects.
-    Passive(TcpListener),
+    Passive(PassiveListener),
     /// We connect to this address.
     Active(SocketAddr),
 }
@@ -26,6 +27,31 @@ pub enum DataSetup {
 impl DataSetup {
     pub fn is_none(&self) -> bool {
         matches!(self, DataSetup::None)
+    }
+}
+
+/// A passive listener and the client's passive-port slot it occupies (given back when
+/// the listener is dropped).
+#[derive(Debug)]
+pub struct PassiveListener {
+    listener: TcpListener,
+    _slot: Option<Slot>,
+}
+
+impl PassiveListener {
+    pub fn new(listener: TcpListener, slot: Option<Slot>) -> PassiveListener {
+        PassiveListener {
+            listener,
+            _slot: slot,
+        }
+    }
+}
+
+impl std::ops::Deref for PassiveListener {
+    type Target = TcpListener;
+
+    fn deref(&self) -> &TcpListener {
+        &self.listener
     }
 }
 

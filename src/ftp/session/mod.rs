@@ -79,6 +79,9 @@ pub struct Session {
     pub(crate) mlst_facts: super::commands::listing::Facts,
     pub(crate) failures: u32,
     pub(crate) transfer: Option<Running>,
+    /// When the passive listener in `data` was opened: it is closed if unused after the
+    /// data timeout, so a client cannot hoard passive ports by never connecting.
+    pub(crate) passive_since: Option<Instant>,
     pending: VecDeque<Command>,
     connected_at: Instant,
     last_activity: Instant,
@@ -116,6 +119,7 @@ impl Session {
             mlst_facts: Default::default(),
             failures: 0,
             transfer: None,
+            passive_since: None,
             pending: VecDeque::new(),
             connected_at: Instant::now(),
             last_activity: Instant::now(),
@@ -156,6 +160,7 @@ impl Session {
             }
             let idle = self.transfer.is_none();
             let deadline = self.deadline();
+            let passive_expiry = self.passive_expiry();
             let marker_at = self.transfer.as_ref().and_then(|r| r.next_marker());
             tokio::select! {
                 biased;
@@ -169,6 +174,11 @@ impl Session {
                     self.reply(421, "Timeout, closing control connection.").await?;
                     return Ok(());
                 }
+                _ = sleep_until_some(passive_expiry), if idle => {
+                    debug!("passive listener unused within the data timeout: closed");
+                    self.data = DataSetup::None;
+                    self.passive_since = None;
+                }
                 frame = self.ctrl.next_frame() => {
                     let Some(frame) = frame? else { return Ok(()) };
                     self.last_activity = Instant::now();
@@ -177,6 +187,16 @@ impl Session {
                     }
                 }
             }
+        }
+    }
+
+    /// When an unused passive listener is closed (`data_timeout` after PASV/EPSV).
+    fn passive_expiry(&self) -> Option<Instant> {
+        match self.data {
+            DataSetup::Passive(_) => self
+                .passive_since
+                .map(|t| t + self.ep.settings.limits.data_timeout),
+            _ => None,
         }
     }
 
@@ -324,5 +344,13 @@ impl Session {
 
     pub(crate) fn user_name(&self) -> &str {
         self.user.as_ref().map_or("-", |u| u.name.as_str())
+    }
+}
+
+/// Sleeps until `at`, forever when there is no such time.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }
