@@ -1,0 +1,128 @@
+//! Faults and hostile metadata (issue 16): files with timestamps no calendar can show,
+//! MFMT before 1970, stale upload files after a crash, a vanished data_dir. Each case talks
+//! to a real griddock over loopback and asserts the exact outcome.
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::ftp::Ftp;
+use common::Griddock;
+
+/// 9999-12-31T23:59:59Z, the last second a 4-digit year (RFC 3659 time-val) can carry.
+const LAST_SECOND: u64 = 253_402_300_799;
+
+fn set_mtime(path: &Path, t: SystemTime) {
+    // Read-only: works for directories too (futimens needs ownership, not write access).
+    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    f.set_modified(t).unwrap();
+}
+
+fn mtime(path: &Path) -> SystemTime {
+    std::fs::metadata(path).unwrap().modified().unwrap()
+}
+
+/// A temp dir on a file system that keeps 64-bit timestamps (ext4 clamps at 2446): the
+/// test's own temp dir if it does, else /dev/shm (tmpfs). `None` when neither does.
+fn far_future_dir() -> Option<tempfile::TempDir> {
+    let far = UNIX_EPOCH + Duration::from_secs(1 << 40);
+    let candidates = [std::env::temp_dir(), PathBuf::from("/dev/shm")];
+    for base in candidates {
+        let Ok(dir) = tempfile::tempdir_in(&base) else {
+            continue;
+        };
+        let probe = dir.path().join("probe");
+        if std::fs::write(&probe, b"").is_err() {
+            continue;
+        }
+        set_mtime(&probe, far);
+        let kept = mtime(&probe) == far;
+        std::fs::remove_file(&probe).unwrap();
+        if kept {
+            return Some(dir);
+        }
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("no file system here keeps 64-bit timestamps (need tmpfs at /dev/shm)");
+    }
+    eprintln!("SKIP: no file system here keeps 64-bit timestamps (need tmpfs at /dev/shm)");
+    None
+}
+
+/// Reads a listing verb's output over a passive data connection.
+fn listing(f: &mut Ftp, verb: &str) -> (u16, String) {
+    let addr = f.pasv();
+    let mut data = TcpStream::connect(addr).unwrap();
+    let (c, t) = f.cmd(verb);
+    if c >= 400 {
+        return (c, t);
+    }
+    assert_eq!(c, 150, "{verb}: {t}");
+    let mut out = String::new();
+    data.read_to_string(&mut out).unwrap();
+    let (c, t) = f.reply();
+    assert_eq!(c, 226, "{verb}: {t}");
+    (c, out)
+}
+
+#[test]
+fn timestamps_beyond_any_calendar_are_shown_clamped_and_never_end_the_session() {
+    let Some(shm) = far_future_dir() else { return };
+    let data = shm.path().join("data");
+    std::fs::create_dir_all(data.join("dir")).unwrap();
+    let data_env = data.display().to_string();
+    let g = Griddock::start_with_env(
+        "[auth]\nanonymous = \"write\"\n",
+        &[("GRIDDOCK_DATA_DIR", &data_env)],
+    );
+    let cases = [
+        ("y10000", UNIX_EPOCH + Duration::from_secs(LAST_SECOND + 1)),
+        ("huge", UNIX_EPOCH + Duration::from_secs(1 << 62)),
+        ("ancient", UNIX_EPOCH - Duration::from_secs(1 << 62)),
+    ];
+    for (name, t) in cases {
+        let p = data.join(name);
+        std::fs::write(&p, name).unwrap();
+        set_mtime(&p, t);
+        assert_eq!(mtime(&p), t, "the file system kept {name}'s mtime");
+    }
+    set_mtime(&data.join("dir"), cases[0].1);
+
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    assert_eq!(f.cmd("MDTM y10000"), (213, "213 99991231235959\r\n".into()));
+    assert_eq!(f.cmd("MDTM huge"), (213, "213 99991231235959\r\n".into()));
+    assert_eq!(
+        f.cmd("MDTM ancient"),
+        (213, "213 00000101000000\r\n".into())
+    );
+    let (c, t) = f.cmd("MLST huge");
+    assert!(c == 250 && t.contains("modify=99991231235959;"), "{t}");
+    let (c, t) = f.cmd("STAT /");
+    assert!(c == 213 && t.contains("Dec 31  9999 huge"), "{t}");
+    assert!(t.contains("Jan  1  0000 ancient"), "{t}");
+    let (_, out) = listing(&mut f, "LIST");
+    assert!(out.contains("Dec 31  9999 y10000"), "{out}");
+    let (_, out) = listing(&mut f, "MLSD");
+    assert!(out.contains("modify=00000101000000;"), "{out}");
+    assert!(
+        out.contains("modify=99991231235959;") && out.contains(" dir\r\n"),
+        "{out}"
+    );
+    let (_, out) = listing(&mut f, "LIST dir");
+    assert_eq!(out, "", "{out}");
+    assert_eq!(f.code("NOOP"), 200, "the session survived every verb");
+    assert_eq!(f.code("QUIT"), 221);
+    drop(f);
+    // The session gauge comes back down (bounded poll: the close is asynchronous).
+    let gauge = "griddock_sessions_active{endpoint=\"ftp\"}";
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while g.metric(gauge) != 0.0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(g.metric(gauge), 0.0);
+    assert!(!g.log().contains("panicked"), "{}", g.log());
+}
