@@ -126,3 +126,34 @@ fn timestamps_beyond_any_calendar_are_shown_clamped_and_never_end_the_session() 
     assert_eq!(g.metric(gauge), 0.0);
     assert!(!g.log().contains("panicked"), "{}", g.log());
 }
+
+#[test]
+fn mfmt_before_1970_sets_the_time_and_no_reply_ever_carries_a_panic() {
+    // tmpfs keeps 1900 exactly; ext4 would clamp it to 1901-12-13 (its s_time_min).
+    let Some(shm) = far_future_dir() else { return };
+    let data = shm.path().join("data");
+    std::fs::create_dir_all(data.join("d")).unwrap();
+    std::fs::write(data.join("f"), b"x").unwrap();
+    let data_env = data.display().to_string();
+    let g = Griddock::start_with_env(
+        "[auth]\nanonymous = \"write\"\n",
+        &[("GRIDDOCK_DATA_DIR", &data_env)],
+    );
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    let (c, t) = f.cmd("MFMT 19000101000000 f");
+    assert_eq!((c, t.as_str()), (213, "213 Modify=19000101000000; /f\r\n"));
+    let y1900 = UNIX_EPOCH - Duration::from_secs(2_208_988_800);
+    assert_eq!(mtime(&data.join("f")), y1900);
+    assert_eq!(f.cmd("MDTM f").1, "213 19000101000000\r\n");
+    let (c, t) = f.cmd("MFMT 00000101000000 d");
+    assert_eq!((c, t.as_str()), (213, "213 Modify=00000101000000; /d\r\n"));
+    let (c, t) = f.cmd("MLST d");
+    assert!(c == 250 && t.contains("modify=00000101000000;"), "{t}");
+    let (c, t) = f.cmd("MFMT 19691231235959 f");
+    assert_eq!((c, t.as_str()), (213, "213 Modify=19691231235959; /f\r\n"));
+    assert_eq!(f.code("MFMT 19000101000000 missing"), 550);
+    assert_eq!(f.code("NOOP"), 200);
+    let log = g.log();
+    assert!(!log.contains("panicked"), "{log}");
+}

@@ -19,6 +19,7 @@ mod mutate;
 mod names;
 mod resume;
 mod root;
+mod times;
 mod upload;
 mod vpath;
 

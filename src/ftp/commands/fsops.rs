@@ -29,8 +29,14 @@ impl Session {
         let t = crate::utc::from_unix(secs)
             .ok_or_else(|| FtpError::reply(501, "MFMT: time out of range."))?;
         let q = p.clone();
-        self.fs(move |root| root.set_mtime(&q, t)).await?;
-        self.done(213, format!("Modify={}; {}", timeval(t), p))
+        // Report what the file system kept: ext4, for one, clamps to 1901..2446.
+        let facts = self
+            .fs(move |root| {
+                root.set_mtime(&q, t)?;
+                root.stat(&q)
+            })
+            .await?;
+        self.done(213, format!("Modify={}; {}", timeval(facts.mtime), p))
             .await
     }
 

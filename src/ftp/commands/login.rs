@@ -64,7 +64,7 @@ impl Session {
         let root = self.ep.root.clone();
         let sub = tokio::task::spawn_blocking(move || root.sub_root(&rel, write))
             .await
-            .map_err(|e| FtpError::reply(451, format!("Local error: {e}.")))??;
+            .map_err(super::local_error)??;
         info!(
             user = %principal.name,
             dn = identity.map(|i| i.dn.as_str()),
