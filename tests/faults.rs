@@ -157,3 +157,42 @@ fn mfmt_before_1970_sets_the_time_and_no_reply_ever_carries_a_panic() {
     let log = g.log();
     assert!(!log.contains("panicked"), "{log}");
 }
+
+#[test]
+fn a_users_file_beside_the_log_is_reloaded_once_per_change() {
+    // The users file in the directory griddock logs into: every log line is a change in
+    // that directory, and griddock's own reads of the file are inotify events too.
+    let mut g = Griddock::prepare();
+    let users = g.dir.path().join("users.toml");
+    std::fs::write(&users, common::user_entry("alice", "a", "read")).unwrap();
+    g.launch(
+        &format!(
+            "[auth]\nanonymous = \"read\"\nusers_file = \"{}\"\n",
+            users.display()
+        ),
+        &[],
+    );
+    for _ in 0..5 {
+        let mut f = Ftp::connect(g.ftp);
+        f.login("anonymous", "x");
+        assert_eq!(f.code("QUIT"), 221);
+    }
+    let tmp = g.dir.path().join("users.new");
+    std::fs::write(
+        &tmp,
+        common::user_entry("alice", "a", "read") + &common::user_entry("bob", "b", "read"),
+    )
+    .unwrap();
+    std::fs::rename(&tmp, &users).unwrap();
+    assert!(
+        g.wait_log("users file reloaded", Duration::from_secs(10)),
+        "{}",
+        g.log()
+    );
+    let mut f = Ftp::connect(g.ftp);
+    f.login("bob", "b");
+    // A reload that feeds on its own log line repeats every 200 ms: give it five rounds.
+    std::thread::sleep(Duration::from_secs(1));
+    let reloads = g.log().matches("users file reloaded").count();
+    assert_eq!(reloads, 1, "{}", g.log());
+}
