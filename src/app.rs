@@ -1,12 +1,17 @@
 //! Wiring for `griddock serve`: builds the shared services (auth, storage, TLS store,
 //! metrics), starts every enabled endpoint, and on SIGTERM/SIGINT stops accepting, lets
-//! running transfers finish for up to `shutdown_grace`, then returns.
+//! running transfers finish for up to `shutdown_grace`, then returns. Start-up binds every
+//! listener first (`app/listeners.rs`) and raises the open-file limit (`app/rlimit.rs`).
+
+mod listeners;
+mod rlimit;
+
+pub use listeners::Listeners;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -18,15 +23,20 @@ use crate::ftp::data::FxpPolicy;
 use crate::ftp::{Endpoint, Settings};
 use crate::http::{HttpState, Readiness};
 use crate::metrics::{Endpoint as EndpointLabel, Metrics};
-use crate::storage::DataRoot;
+use crate::storage::Served;
 use crate::tls::acme::AcmeManager;
 use crate::tls::CertStore;
 
 pub async fn serve(cfg: Config) -> Result<()> {
+    rlimit::raise_nofile();
+    // Every listener first: a port in use ends here, before anything is created.
+    let listeners = Listeners::bind(&cfg).await?;
     std::fs::create_dir_all(&cfg.state_dir)
         .with_context(|| format!("creating state_dir {}", cfg.state_dir.display()))?;
-    let root = DataRoot::open(&cfg.data_dir)
-        .with_context(|| format!("opening data_dir {}", cfg.data_dir.display()))?;
+    let served = Arc::new(
+        Served::open(&cfg.data_dir)
+            .with_context(|| format!("opening data_dir {}", cfg.data_dir.display()))?,
+    );
     let metrics = Metrics::new();
     let auth = Authenticator::new(&cfg.auth).context("loading [auth]")?;
     let _users_watch = auth.watch().context("watching the users file")?;
@@ -45,21 +55,21 @@ pub async fn serve(cfg: Config) -> Result<()> {
     if cfg.gridftp.enabled {
         readiness.register("gridftp");
     }
+    let probed = Arc::clone(&served);
+    readiness.probe("data_dir", move || probed.check());
     let http_state = HttpState {
         metrics: Arc::clone(&metrics),
         ready: readiness.clone(),
         certs: Arc::clone(&certs),
     };
-    if cfg.http.enabled {
-        let listener = bind("http", cfg.http.listen).await?;
+    if let Some(listener) = listeners.http {
         tracker.spawn(crate::http::serve(
             listener,
             http_state.clone(),
             shutdown.clone(),
         ));
     }
-    if cfg.https_enabled() {
-        let listener = bind("https", cfg.https.listen).await?;
+    if let Some(listener) = listeners.https {
         let tls = crate::tls::https_config(Arc::clone(&certs));
         tracker.spawn(crate::http::serve_tls(
             listener,
@@ -86,7 +96,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
             label,
             settings,
             auth: auth.clone(),
-            root: root.clone(),
+            root: Arc::clone(&served),
             tls,
             metrics: Arc::clone(&metrics),
             shutdown: shutdown.clone(),
@@ -97,15 +107,14 @@ pub async fn serve(cfg: Config) -> Result<()> {
                 .flatten(),
         })
     };
-    if cfg.ftp.enabled {
+    if let Some(listener) = listeners.ftp {
         let tls =
             (cfg.ftp.tls != FtpTlsMode::Off).then(|| crate::tls::server_config(Arc::clone(&certs)));
         let ep = endpoint(EndpointLabel::Ftp, ftp_settings(&cfg).await, tls);
-        let listener = bind("ftp", cfg.ftp.listen).await?;
         readiness.set("ftp", true);
         tracker.spawn(crate::ftp::serve(listener, ep, tracker.clone()));
     }
-    if cfg.gridftp.enabled {
+    if let Some(listener) = listeners.gridftp {
         // Like globus-gridftp-server, no AUTH TLS here: GridFTP's security is GSI (next).
         let mut settings = ftp_settings(&cfg).await;
         settings.banner = cfg.gridftp.banner.clone();
@@ -113,7 +122,6 @@ pub async fn serve(cfg: Config) -> Result<()> {
         settings.marker_interval = Some(cfg.gridftp.marker_interval);
         settings.advertise_dcau = cfg.gridftp.advertise_dcau;
         let ep = endpoint(EndpointLabel::Gridftp, settings, None);
-        let listener = bind("gridftp", cfg.gridftp.listen).await?;
         readiness.set("gridftp", true);
         tracker.spawn(crate::ftp::serve(listener, ep, tracker.clone()));
     }
@@ -149,14 +157,6 @@ fn gsi_for(
         .context("GSI TLS configuration")?;
     info!(gridmap = %gridmap.display(), cert_dir = %cfg.auth.x509_cert_dir.display(), "GSI enabled on the GridFTP endpoint");
     Ok(Some(Arc::new(gsi)))
-}
-
-async fn bind(endpoint: &str, addr: std::net::SocketAddr) -> Result<TcpListener> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("{endpoint}: cannot listen on {addr}"))?;
-    info!(endpoint, addr = %listener.local_addr()?, "listening");
-    Ok(listener)
 }
 
 async fn ftp_settings(cfg: &Config) -> Settings {

@@ -196,3 +196,131 @@ fn a_users_file_beside_the_log_is_reloaded_once_per_change() {
     let reloads = g.log().matches("users file reloaded").count();
     assert_eq!(reloads, 1, "{}", g.log());
 }
+
+/// Polls /readyz until its status is `want`; returns (elapsed, body).
+fn until_readyz(g: &Griddock, want: u16) -> (Duration, String) {
+    let started = std::time::Instant::now();
+    loop {
+        match g.http_get("/readyz") {
+            Ok((code, body)) if code == want => return (started.elapsed(), body),
+            other => assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "/readyz never {want}: {other:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_deleted_data_dir_is_not_ready_and_a_recreated_one_is_served() {
+    let g = Griddock::start("[auth]\nanonymous = \"write\"\n");
+    let data = g.data();
+    std::fs::remove_dir_all(&data).unwrap();
+    let (_, body) = until_readyz(&g, 503);
+    assert!(
+        body.contains("data_dir: not ready") && body.contains("was deleted"),
+        "{body}"
+    );
+    std::fs::create_dir(&data).unwrap();
+    let (recovery, body) = until_readyz(&g, 200);
+    eprintln!("recovered {recovery:?} after the directory was created again");
+    assert!(body.contains("data_dir: ready"), "{body}");
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    assert_eq!(f.stor("after", b"new dir"), 226);
+    assert_eq!(std::fs::read(data.join("after")).unwrap(), b"new dir");
+}
+
+#[test]
+fn a_port_in_use_exits_1_before_writing_anything() {
+    let g = Griddock::prepare();
+    // Everything else is free; the GridFTP port, bound last before, is taken.
+    let busy = std::net::TcpListener::bind(g.gridftp).unwrap();
+    let state = g.state();
+    std::fs::write(
+        g.dir.path().join("g.toml"),
+        format!(
+            "data_dir = \"{}\"\nstate_dir = \"{}\"\n[ftp]\nlisten = \"{}\"\npassive_ports = \"{}-{}\"\n\
+             [gridftp]\nlisten = \"{}\"\npassive_ports = \"{}-{}\"\n[http]\nlisten = \"{}\"\n",
+            g.dir.path().join("fresh-data").display(),
+            state.display(),
+            g.ftp,
+            g.passive.0,
+            g.passive.1,
+            g.gridftp,
+            g.passive.0,
+            g.passive.1,
+            g.http
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(Griddock::bin())
+        .args(["serve", "--config"])
+        .arg(g.dir.path().join("g.toml"))
+        .env_remove("GRIDDOCK_CONFIG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("gridftp: cannot listen on {}", g.gridftp))
+            && err.contains("Address already in use"),
+        "{err}"
+    );
+    assert!(!state.exists(), "state_dir (and a certificate) was created");
+    assert!(
+        !g.dir.path().join("fresh-data").exists(),
+        "data_dir was created"
+    );
+    drop(busy);
+}
+
+#[test]
+fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
+    let g = Griddock::prepare();
+    let toml = format!(
+        "data_dir = \"{}\"\nstate_dir = \"{}\"\n[ftp]\nlisten = \"{}\"\npassive_ports = \"{}-{}\"\n\
+         [gridftp]\nenabled = false\n[http]\nlisten = \"{}\"\n",
+        g.data().display(),
+        g.state().display(),
+        g.ftp,
+        g.passive.0,
+        g.passive.1,
+        g.http
+    );
+    std::fs::write(g.dir.path().join("g.toml"), toml).unwrap();
+    let log = std::fs::File::create(g.dir.path().join("griddock.log")).unwrap();
+    // Start with a low soft limit (what most hosts give a service: 1024).
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -S -n 256 && exec {} serve --config {}",
+            Griddock::bin(),
+            g.dir.path().join("g.toml").display()
+        ))
+        .env_remove("GRIDDOCK_CONFIG")
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !matches!(g.http_get("/readyz"), Ok((200, _))) {
+        assert!(std::time::Instant::now() < deadline, "{}", g.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let nums: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(nums[0], nums[1], "soft = hard: {line}");
+    assert_ne!(nums[0], "256", "{line}");
+    assert!(
+        g.log().contains("raised the open-file limit"),
+        "{}",
+        g.log()
+    );
+}

@@ -2,6 +2,7 @@
 //! a TOML file < `GRIDDOCK_*` environment variables (`__` nests), then validated once.
 //! Unknown keys are errors; every error names the offending key.
 
+mod listeners;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -361,6 +362,7 @@ impl Config {
                 ));
             }
         }
+        listeners::validate(self)?;
         if self.limits.max_sessions == 0 {
             return Err(ConfigError::at("limits.max_sessions", "must be at least 1"));
         }
