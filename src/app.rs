@@ -37,6 +37,13 @@ pub async fn serve(cfg: Config) -> Result<()> {
         Served::open(&cfg.data_dir)
             .with_context(|| format!("opening data_dir {}", cfg.data_dir.display()))?,
     );
+    let shutdown = CancellationToken::new();
+    // Not on the tracker: shutdown never waits for a sweep.
+    tokio::spawn(sweep_stale_uploads(
+        Arc::clone(&served),
+        cfg.storage.stale_upload_age,
+        shutdown.clone(),
+    ));
     let metrics = Metrics::new();
     let auth = Authenticator::new(&cfg.auth).context("loading [auth]")?;
     let _users_watch = auth.watch().context("watching the users file")?;
@@ -44,7 +51,6 @@ pub async fn serve(cfg: Config) -> Result<()> {
     let _cert_watch = certs
         .watch(&cfg)
         .context("watching the certificate files")?;
-    let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     let readiness = Readiness::new();
 
@@ -141,6 +147,36 @@ pub async fn serve(cfg: Config) -> Result<()> {
         info!("all sessions drained");
     }
     Ok(())
+}
+
+/// Removes stale upload files at start and then every `sweep::period(age)`, on the
+/// blocking pool (it walks the whole data directory), until shutdown.
+async fn sweep_stale_uploads(
+    served: Arc<Served>,
+    age: std::time::Duration,
+    stop: CancellationToken,
+) {
+    use crate::storage::sweep;
+    loop {
+        let root = served.root();
+        let now = std::time::SystemTime::now();
+        match tokio::task::spawn_blocking(move || sweep::sweep(&root, age, now)).await {
+            Ok(swept) if swept.removed > 0 => {
+                info!(
+                    files = swept.removed,
+                    bytes = swept.bytes,
+                    kept_live = swept.kept_live,
+                    "stale upload files removed"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "stale upload sweep failed"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(sweep::period(age)) => {}
+        }
+    }
 }
 
 /// GSI for the GridFTP endpoint when a grid-mapfile is configured.

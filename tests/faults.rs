@@ -324,3 +324,94 @@ fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
         g.log()
     );
 }
+
+fn aged_file(path: &Path, age: Duration) {
+    std::fs::write(path, b"left by a crash").unwrap();
+    set_mtime(path, SystemTime::now() - age);
+}
+
+/// Polls until `path` is gone (bounded).
+fn until_gone(path: &Path, g: &Griddock) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never removed:\n{}",
+            path.display(),
+            g.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn stale_upload_files_are_removed_at_start_and_fresh_ones_kept() {
+    let mut g = Griddock::prepare();
+    let d = g.data();
+    std::fs::create_dir_all(d.join("sub")).unwrap();
+    let hour = Duration::from_secs(3600);
+    let stale = [
+        d.join(".griddock-tmp.0123456789abcdef.crashed.bin"),
+        d.join("sub/.griddock-tmp.fedcba9876543210.also"),
+        d.join(".griddock-part.abandoned.bin"),
+    ];
+    for p in &stale {
+        aged_file(p, 25 * hour);
+    }
+    let fresh = [
+        d.join(".griddock-tmp.00000000000000ff.recent"),
+        d.join(".griddock-part.resumable"),
+        d.join("old-user-file"),
+    ];
+    aged_file(&fresh[0], hour);
+    aged_file(&fresh[1], 23 * hour);
+    aged_file(&fresh[2], 1000 * hour);
+    g.launch("", &[]);
+    for p in &stale {
+        until_gone(p, &g);
+    }
+    for p in &fresh {
+        assert!(p.exists(), "{} removed", p.display());
+    }
+    assert_eq!(g.log().matches("stale upload file removed").count(), 3);
+}
+
+#[test]
+fn a_live_upload_survives_a_sweep_that_would_take_its_file_by_age() {
+    let g =
+        Griddock::start("[auth]\nanonymous = \"write\"\n[storage]\nstale_upload_age = \"2s\"\n");
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    let addr = f.pasv();
+    let mut data = TcpStream::connect(addr).unwrap();
+    assert_eq!(f.cmd("STOR live.bin").0, 150);
+    std::io::Write::write_all(&mut data, b"first half, ").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let tmp = loop {
+        let found = std::fs::read_dir(g.data())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().contains(".griddock-tmp."));
+        if let Some(p) = found {
+            if std::fs::metadata(&p).unwrap().len() == 12 {
+                break p;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no temp file");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Looks abandoned by age; a decoy shows when a sweep has run since.
+    let hour = Duration::from_secs(3600);
+    set_mtime(&tmp, SystemTime::now() - hour);
+    let decoy = g.data().join(".griddock-tmp.00000000000000dd.decoy");
+    aged_file(&decoy, hour);
+    until_gone(&decoy, &g);
+    assert!(tmp.exists(), "the live upload's file was removed");
+    std::io::Write::write_all(&mut data, b"second half").unwrap();
+    drop(data);
+    assert_eq!(f.reply().0, 226);
+    assert_eq!(
+        std::fs::read(g.data().join("live.bin")).unwrap(),
+        b"first half, second half"
+    );
+}

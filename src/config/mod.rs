@@ -33,6 +33,26 @@ pub struct Config {
     pub acme: AcmeConfig,
     pub https: HttpsConfig,
     pub limits: LimitsConfig,
+    pub storage: StorageConfig,
+}
+
+/// `[storage]`: the data directory's housekeeping.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Upload files (`.griddock-tmp.*` left by a crash, `.griddock-part.*` not resumed)
+    /// untouched this long are removed, at start and every quarter of this (at most
+    /// hourly); never one a running upload of this process holds.
+    #[serde(with = "humantime_serde")]
+    pub stale_upload_age: Duration,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            stale_upload_age: Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -159,6 +179,7 @@ impl Default for Config {
             acme: AcmeConfig::default(),
             https: HttpsConfig::default(),
             limits: LimitsConfig::default(),
+            storage: StorageConfig::default(),
         }
     }
 }
@@ -376,6 +397,7 @@ impl Config {
             ("limits.login_timeout", self.limits.login_timeout),
             ("limits.idle_timeout", self.limits.idle_timeout),
             ("limits.data_timeout", self.limits.data_timeout),
+            ("storage.stale_upload_age", self.storage.stale_upload_age),
         ];
         for (key, d) in durations {
             if d.is_zero() {

@@ -11,6 +11,7 @@
 //!   renamed into place on success; failures are kept as a resumable part file.
 //! - [`Served`] (`served.rs`): `data_dir` as a whole, its readiness, re-opened when
 //!   deleted and created again.
+//! - `sweep.rs`: removes upload files left by a crash (`[storage] stale_upload_age`).
 //! - [`FileFacts`] (`facts.rs`): what listings and MLST report (RFC 3659 §7.5).
 //! - [`StorageError`] (`error.rs`): errno-flavoured errors whose texts FTP replies carry.
 
@@ -22,6 +23,7 @@ mod names;
 mod resume;
 mod root;
 mod served;
+pub mod sweep;
 mod times;
 mod upload;
 mod vpath;
