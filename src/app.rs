@@ -10,6 +10,7 @@ pub use listeners::Listeners;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::sync::Semaphore;
@@ -23,7 +24,7 @@ use crate::ftp::data::FxpPolicy;
 use crate::ftp::{Endpoint, Settings};
 use crate::http::{HttpState, Readiness};
 use crate::metrics::{Endpoint as EndpointLabel, Metrics};
-use crate::storage::Served;
+use crate::storage::{sweep, Served};
 use crate::tls::acme::AcmeManager;
 use crate::tls::CertStore;
 
@@ -150,32 +151,33 @@ pub async fn serve(cfg: Config) -> Result<()> {
 }
 
 /// Removes stale upload files at start and then every `sweep::period(age)`, on the
-/// blocking pool (it walks the whole data directory), until shutdown.
-async fn sweep_stale_uploads(
-    served: Arc<Served>,
-    age: std::time::Duration,
-    stop: CancellationToken,
-) {
-    use crate::storage::sweep;
+/// blocking pool (it walks the whole data directory), until shutdown. Each round first
+/// runs the data_dir check /readyz runs, so a recreated directory is picked up even where
+/// nothing probes readiness, and a directory in doubt is not swept.
+async fn sweep_stale_uploads(served: Arc<Served>, age: Duration, stop: CancellationToken) {
     loop {
-        let root = served.root();
-        let now = std::time::SystemTime::now();
-        match tokio::task::spawn_blocking(move || sweep::sweep(&root, age, now)).await {
-            Ok(swept) if swept.removed > 0 => {
-                info!(
-                    files = swept.removed,
-                    bytes = swept.bytes,
-                    kept_live = swept.kept_live,
-                    "stale upload files removed"
-                )
-            }
-            Ok(_) => {}
-            Err(e) => warn!(error = %e, "stale upload sweep failed"),
+        let checked = Arc::clone(&served);
+        if let Ok(Ok(())) = tokio::task::spawn_blocking(move || checked.check()).await {
+            sweep_once(served.root(), age).await;
         }
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(sweep::period(age)) => {}
         }
+    }
+}
+
+async fn sweep_once(root: crate::storage::DataRoot, age: Duration) {
+    let now = std::time::SystemTime::now();
+    match tokio::task::spawn_blocking(move || sweep::sweep(&root, age, now)).await {
+        Ok(swept) if swept.removed > 0 => info!(
+            files = swept.removed,
+            bytes = swept.bytes,
+            kept_live = swept.kept_live,
+            "stale upload files removed"
+        ),
+        Ok(_) => {}
+        Err(e) => warn!(error = %e, "stale upload sweep failed"),
     }
 }
 
