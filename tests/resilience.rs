@@ -1,6 +1,7 @@
-//! Faults and hostile metadata (issue 16): files with timestamps no calendar can show,
-//! MFMT before 1970, stale upload files after a crash, a vanished data_dir. Each case talks
-//! to a real griddock over loopback and asserts the exact outcome.
+//! Resilience (issue 16 items 3, 4, 7, 10, 11): files with timestamps no calendar can show,
+//! MFMT before 1970, a users file beside the log, a vanished data_dir, a port in use, the
+//! open-file limit, stale upload files after a crash. Each case talks to a real griddock
+//! over loopback and asserts the exact outcome. (tests/faults.rs has the other items.)
 
 mod common;
 
