@@ -122,13 +122,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
         tracker.spawn(crate::ftp::serve(listener, ep, tracker.clone()));
     }
     if let Some(listener) = listeners.gridftp {
-        // Like globus-gridftp-server, no AUTH TLS here: GridFTP's security is GSI (next).
-        let mut settings = ftp_settings(&cfg).await;
-        settings.banner = cfg.gridftp.banner.clone();
-        settings.passive_ports = cfg.gridftp.passive_ports;
-        settings.marker_interval = Some(cfg.gridftp.marker_interval);
-        settings.advertise_dcau = cfg.gridftp.advertise_dcau;
-        let ep = endpoint(EndpointLabel::Gridftp, settings, None);
+        let ep = endpoint(EndpointLabel::Gridftp, gridftp_settings(&cfg).await, None);
         readiness.set("gridftp", true);
         tracker.spawn(crate::ftp::serve(listener, ep, tracker.clone()));
     }
@@ -197,13 +191,39 @@ fn gsi_for(
     Ok(Some(Arc::new(gsi)))
 }
 
+/// The FTP endpoint's settings, from `[ftp]` (plus what every endpoint shares).
 async fn ftp_settings(cfg: &Config) -> Settings {
     Settings {
         banner: cfg.ftp.banner.clone(),
         passive_ports: cfg.ftp.passive_ports,
+        tls_mode: cfg.ftp.tls,
+        marker_interval: None,
+        advertise_dcau: false,
+        ..shared_settings(cfg).await
+    }
+}
+
+/// The GridFTP endpoint's settings, from `[gridftp]`. Like globus-gridftp-server it offers
+/// no AUTH TLS: its security is GSI, so `[ftp] tls` never applies here.
+async fn gridftp_settings(cfg: &Config) -> Settings {
+    Settings {
+        banner: cfg.gridftp.banner.clone(),
+        passive_ports: cfg.gridftp.passive_ports,
+        tls_mode: FtpTlsMode::Off,
+        marker_interval: Some(cfg.gridftp.marker_interval),
+        advertise_dcau: cfg.gridftp.advertise_dcau,
+        ..shared_settings(cfg).await
+    }
+}
+
+/// What both FTP-engine endpoints share: the FXP policy, public address, limits, logins.
+async fn shared_settings(cfg: &Config) -> Settings {
+    Settings {
+        banner: String::new(),
+        passive_ports: cfg.ftp.passive_ports,
         policy: FxpPolicy::new(cfg.ftp.fxp, cfg.ftp.fxp_allow.clone()),
         public_ip: resolve_public_host(&cfg.public_host).await,
-        tls_mode: cfg.ftp.tls,
+        tls_mode: FtpTlsMode::Off,
         limits: cfg.limits.clone(),
         failed_login_delay: cfg.auth.failed_login_delay,
         max_login_failures: cfg.auth.max_login_failures,

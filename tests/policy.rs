@@ -190,3 +190,32 @@ fn closed_without_data(mut s: TcpStream) -> bool {
     let mut buf = Vec::new();
     matches!(s.read_to_end(&mut buf), Ok(0) | Err(_)) && buf.is_empty()
 }
+
+/// The FTP bounce of issue 16, reproduced as reported: with the default config a client on
+/// 127.0.0.9 uploads a payload and points PORT/EPRT at a service on 127.0.0.1. Both are
+/// refused (504) on both endpoints, RETR finds no data connection, and the service sees
+/// no connection at all.
+#[test]
+fn default_config_refuses_bounce_to_loopback_service() {
+    let service = TcpListener::bind("127.0.0.1:0").unwrap();
+    service.set_nonblocking(true).unwrap();
+    let port = service.local_addr().unwrap().port();
+    let g = Griddock::start("[auth]\nanonymous = \"write\"\n");
+    std::fs::write(g.data().join("payload"), b"SET pwned 1\r\nGET /admin\r\n").unwrap();
+    for endpoint in [g.ftp, g.gridftp] {
+        let mut f = Ftp::connect_from(IpAddr::from([127, 0, 0, 9]), endpoint);
+        f.login("anonymous", "x@y");
+        let (code, text) = f.cmd(&port_cmd([127, 0, 0, 1], port));
+        assert_eq!(code, 504, "PORT to 127.0.0.1: {text}");
+        let (code, text) = f.cmd(&format!("EPRT |1|127.0.0.1|{port}|"));
+        assert_eq!(code, 504, "EPRT to 127.0.0.1: {text}");
+        assert_eq!(f.code("RETR payload"), 425);
+        // The client's own address stays a valid active-mode target.
+        assert_eq!(f.code(&port_cmd([127, 0, 0, 9], port)), 200);
+    }
+    // Every reply above came after griddock decided: nothing may have connected.
+    assert!(
+        service.accept().is_err(),
+        "griddock connected to the loopback service"
+    );
+}

@@ -194,7 +194,7 @@ impl Default for FtpConfig {
                 end: 50200,
             },
             fxp: FxpMode::AllowList,
-            fxp_allow: vec!["127.0.0.0/8".parse().expect("static CIDR")],
+            fxp_allow: Vec::new(),
             banner: "griddock FTP server ready.".into(),
             tls: FtpTlsMode::Optional,
         }

@@ -2,11 +2,16 @@
 //! against the bounce attack", RFC 959 §5.2 third-party transfers).
 //!
 //! * `PORT`/`EPRT` targets: never a privileged port (< 1024); with `off` only the control
-//!   peer; with `allow-list` the control peer or a host inside `fxp_allow`; with `any`
-//!   every host (Ready2go's `port_promiscuous`).
+//!   peer; with `allow-list` the control peer or a host inside `fxp_allow` (empty by
+//!   default, so out of the box only the control peer); with `any` every host (Ready2go's
+//!   `port_promiscuous`).
 //! * Passive data connections: with `off` only from the control peer; with `allow-list`
 //!   from the control peer or `fxp_allow`; with `any` from anyone (`pasv_promiscuous`).
 //!   A refused peer is dropped and the listener keeps waiting for the right one.
+//! * Whatever the mode and list: a loopback address is never a data peer of a client that
+//!   is not itself on loopback (a remote client must not reach the server host's own
+//!   loopback services through us), and unspecified, multicast and broadcast addresses
+//!   are never targets.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -60,13 +65,29 @@ impl FxpPolicy {
     }
 
     fn peer_allowed(&self, control_peer: IpAddr, other: IpAddr) -> bool {
-        let other = canonical(other);
-        let same = canonical(control_peer) == other;
+        let (control_peer, other) = (canonical(control_peer), canonical(other));
+        // SECURITY: the server host's loopback services are out of reach for remote
+        // clients, even with `any` or a list that names loopback (RFC 2577 §3 bounce).
+        if other.is_loopback() && !control_peer.is_loopback() {
+            return false;
+        }
+        // SECURITY: no data connection to 0.0.0.0/::, multicast or broadcast.
+        if !is_unicast(other) {
+            return false;
+        }
+        let same = control_peer == other;
         match self.mode {
             FxpMode::Off => same,
             FxpMode::AllowList => same || self.allow.iter().any(|net| net.contains(&other)),
             FxpMode::Any => true,
         }
+    }
+}
+
+fn is_unicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => !(v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast()),
+        IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast()),
     }
 }
 
@@ -126,6 +147,16 @@ mod tests {
             (AllowList, "[::ffff:127.0.0.1]:5000", Ok(())),
             (Any, "192.0.2.1:5000", Ok(())),
             (Any, "192.0.2.1:25", Err(PolicyError::PrivilegedPort(25))),
+            (
+                Any,
+                "0.0.0.0:5000",
+                Err(PolicyError::HostNotAllowed(ip("0.0.0.0"))),
+            ),
+            (
+                Any,
+                "224.0.0.1:5000",
+                Err(PolicyError::HostNotAllowed(ip("224.0.0.1"))),
+            ),
         ];
         for (mode, target, want) in cases {
             assert_eq!(
@@ -134,6 +165,36 @@ mod tests {
                 "{mode:?} {target}"
             );
         }
+    }
+
+    #[test]
+    fn loopback_is_out_of_reach_for_remote_clients() {
+        let remote = ip("192.0.2.7");
+        for mode in [FxpMode::Off, FxpMode::AllowList, FxpMode::Any] {
+            let p = policy(mode);
+            for target in ["127.0.0.1:6379", "[::1]:6379", "[::ffff:127.0.0.1]:6379"] {
+                assert_eq!(
+                    p.check_active_target(remote, sa(target)),
+                    Err(PolicyError::HostNotAllowed(sa(target).ip().to_canonical())),
+                    "{mode:?} {target}"
+                );
+            }
+            assert!(!p.passive_peer_allowed(remote, ip("127.0.0.1")), "{mode:?}");
+            // The client itself stays reachable.
+            assert_eq!(p.check_active_target(remote, sa("192.0.2.7:5000")), Ok(()));
+        }
+    }
+
+    #[test]
+    fn empty_allow_list_is_the_control_peer_only() {
+        let p = FxpPolicy::new(FxpMode::AllowList, Vec::new());
+        let client = ip("127.0.0.9");
+        assert_eq!(p.check_active_target(client, sa("127.0.0.9:5000")), Ok(()));
+        assert_eq!(
+            p.check_active_target(client, sa("127.0.0.1:5000")),
+            Err(PolicyError::HostNotAllowed(ip("127.0.0.1")))
+        );
+        assert!(!p.passive_peer_allowed(client, ip("127.0.0.1")));
     }
 
     #[test]
