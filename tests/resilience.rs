@@ -233,6 +233,16 @@ fn a_deleted_data_dir_is_not_ready_and_a_recreated_one_is_served() {
     assert_eq!(std::fs::read(data.join("after")).unwrap(), b"new dir");
 }
 
+/// A griddock started outside the harness, killed when the test ends (pass or fail).
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn a_port_in_use_exits_1_before_writing_anything() {
     let g = Griddock::prepare();
@@ -256,14 +266,31 @@ fn a_port_in_use_exits_1_before_writing_anything() {
         ),
     )
     .unwrap();
-    let out = std::process::Command::new(Griddock::bin())
+    let child = std::process::Command::new(Griddock::bin())
         .args(["serve", "--config"])
         .arg(g.dir.path().join("g.toml"))
         .env_remove("GRIDDOCK_CONFIG")
-        .output()
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let mut child = Stopped(child);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while child.0.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running with the port taken"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut err = String::new();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(child.0.wait().unwrap().code(), Some(1), "{err}");
     assert!(
         err.contains(&format!("gridftp: cannot listen on {}", g.gridftp))
             && err.contains("Address already in use"),
@@ -293,7 +320,7 @@ fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
     std::fs::write(g.dir.path().join("g.toml"), toml).unwrap();
     let log = std::fs::File::create(g.dir.path().join("griddock.log")).unwrap();
     // Start with a low soft limit (what most hosts give a service: 1024).
-    let mut child = std::process::Command::new("sh")
+    let child = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!(
             "ulimit -S -n 256 && exec {} serve --config {}",
@@ -304,14 +331,14 @@ fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
         .stderr(log)
         .spawn()
         .unwrap();
+    let child = Stopped(child);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !matches!(g.http_get("/readyz"), Ok((200, _))) {
         assert!(std::time::Instant::now() < deadline, "{}", g.log());
         std::thread::sleep(Duration::from_millis(50));
     }
-    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.0.id())).unwrap();
+    drop(child);
     let line = limits
         .lines()
         .find(|l| l.starts_with("Max open files"))
