@@ -1,7 +1,8 @@
 //! Resilience (issue 16 items 3, 4, 7, 10, 11): files with timestamps no calendar can show,
 //! MFMT before 1970, a users file beside the log, a vanished data_dir, a port in use, the
-//! open-file limit, stale upload files after a crash. Each case talks to a real griddock
-//! over loopback and asserts the exact outcome. (tests/faults.rs has the other items.)
+//! open-file limit, stale upload files after a crash, a broken certificate replacement.
+//! Each case talks to a real griddock over loopback and asserts the exact outcome.
+//! (tests/faults.rs has the other items.)
 
 mod common;
 
@@ -442,4 +443,29 @@ fn a_live_upload_survives_a_sweep_that_would_take_its_file_by_age() {
         std::fs::read(g.data().join("live.bin")).unwrap(),
         b"first half, second half"
     );
+}
+
+#[test]
+fn a_broken_certificate_replacement_is_rejected_once_not_every_300_ms() {
+    // A certificate pair to serve from files: the one a first griddock generates.
+    let first = Griddock::start("");
+    let certs = tempfile::tempdir().unwrap();
+    let (crt, key) = (certs.path().join("tls.crt"), certs.path().join("tls.key"));
+    std::fs::copy(first.cert(), &crt).unwrap();
+    std::fs::copy(first.state().join("tls/selfsigned.key"), &key).unwrap();
+    drop(first);
+    let g = Griddock::start(&format!(
+        "[tls]\nsource = \"files\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+        crt.display(),
+        key.display()
+    ));
+    let tmp = certs.path().join("tls.crt.new");
+    std::fs::write(&tmp, "-----BEGIN CERTIFICATE-----\ngarbage\n").unwrap();
+    std::fs::rename(&tmp, &crt).unwrap();
+    let rejected = "new certificate rejected";
+    assert!(g.wait_log(rejected, Duration::from_secs(10)), "{}", g.log());
+    // The reload loop re-read the files on its own reads' inotify events: give it four
+    // 300 ms rounds to repeat the warning.
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(g.log().matches(rejected).count(), 1, "{}", g.log());
 }
