@@ -1,12 +1,18 @@
 //! Wiring for `griddock serve`: builds the shared services (auth, storage, TLS store,
 //! metrics), starts every enabled endpoint, and on SIGTERM/SIGINT stops accepting, lets
-//! running transfers finish for up to `shutdown_grace`, then returns.
+//! running transfers finish for up to `shutdown_grace`, then returns. Start-up binds every
+//! listener first (`app/listeners.rs`) and raises the open-file limit (`app/rlimit.rs`).
+
+mod listeners;
+mod rlimit;
+
+pub use listeners::Listeners;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -18,15 +24,27 @@ use crate::ftp::data::FxpPolicy;
 use crate::ftp::{Endpoint, Settings};
 use crate::http::{HttpState, Readiness};
 use crate::metrics::{Endpoint as EndpointLabel, Metrics};
-use crate::storage::DataRoot;
+use crate::storage::{sweep, Served};
 use crate::tls::acme::AcmeManager;
 use crate::tls::CertStore;
 
 pub async fn serve(cfg: Config) -> Result<()> {
+    rlimit::raise_nofile();
+    // Every listener first: a port in use ends here, before anything is created.
+    let listeners = Listeners::bind(&cfg).await?;
     std::fs::create_dir_all(&cfg.state_dir)
         .with_context(|| format!("creating state_dir {}", cfg.state_dir.display()))?;
-    let root = DataRoot::open(&cfg.data_dir)
-        .with_context(|| format!("opening data_dir {}", cfg.data_dir.display()))?;
+    let served = Arc::new(
+        Served::open(&cfg.data_dir)
+            .with_context(|| format!("opening data_dir {}", cfg.data_dir.display()))?,
+    );
+    let shutdown = CancellationToken::new();
+    // Not on the tracker: shutdown never waits for a sweep.
+    tokio::spawn(sweep_stale_uploads(
+        Arc::clone(&served),
+        cfg.storage.stale_upload_age,
+        shutdown.clone(),
+    ));
     let metrics = Metrics::new();
     let auth = Authenticator::new(&cfg.auth).context("loading [auth]")?;
     let _users_watch = auth.watch().context("watching the users file")?;
@@ -34,7 +52,6 @@ pub async fn serve(cfg: Config) -> Result<()> {
     let _cert_watch = certs
         .watch(&cfg)
         .context("watching the certificate files")?;
-    let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     let readiness = Readiness::new();
 
@@ -45,21 +62,21 @@ pub async fn serve(cfg: Config) -> Result<()> {
     if cfg.gridftp.enabled {
         readiness.register("gridftp");
     }
+    let probed = Arc::clone(&served);
+    readiness.probe("data_dir", move || probed.check());
     let http_state = HttpState {
         metrics: Arc::clone(&metrics),
         ready: readiness.clone(),
         certs: Arc::clone(&certs),
     };
-    if cfg.http.enabled {
-        let listener = bind("http", cfg.http.listen).await?;
+    if let Some(listener) = listeners.http {
         tracker.spawn(crate::http::serve(
             listener,
             http_state.clone(),
             shutdown.clone(),
         ));
     }
-    if cfg.https_enabled() {
-        let listener = bind("https", cfg.https.listen).await?;
+    if let Some(listener) = listeners.https {
         let tls = crate::tls::https_config(Arc::clone(&certs));
         tracker.spawn(crate::http::serve_tls(
             listener,
@@ -93,7 +110,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
             label,
             settings,
             auth: auth.clone(),
-            root: root.clone(),
+            root: Arc::clone(&served),
             tls,
             metrics: Arc::clone(&metrics),
             shutdown: shutdown.clone(),
@@ -104,17 +121,15 @@ pub async fn serve(cfg: Config) -> Result<()> {
                 .flatten(),
         })
     };
-    if cfg.ftp.enabled {
+    if let Some(listener) = listeners.ftp {
         let tls =
             (cfg.ftp.tls != FtpTlsMode::Off).then(|| crate::tls::server_config(Arc::clone(&certs)));
         let ep = endpoint(EndpointLabel::Ftp, ftp_settings(&cfg).await, tls);
-        let listener = bind("ftp", cfg.ftp.listen).await?;
         readiness.set("ftp", true);
         tracker.spawn(crate::ftp::serve(listener, ep, tracker.clone()));
     }
-    if cfg.gridftp.enabled {
+    if let Some(listener) = listeners.gridftp {
         let ep = endpoint(EndpointLabel::Gridftp, gridftp_settings(&cfg).await, None);
-        let listener = bind("gridftp", cfg.gridftp.listen).await?;
         readiness.set("gridftp", true);
         tracker.spawn(crate::ftp::serve(listener, ep, tracker.clone()));
     }
@@ -136,6 +151,37 @@ pub async fn serve(cfg: Config) -> Result<()> {
     Ok(())
 }
 
+/// Removes stale upload files at start and then every `sweep::period(age)`, on the
+/// blocking pool (it walks the whole data directory), until shutdown. Each round first
+/// runs the data_dir check /readyz runs, so a recreated directory is picked up even where
+/// nothing probes readiness, and a directory in doubt is not swept.
+async fn sweep_stale_uploads(served: Arc<Served>, age: Duration, stop: CancellationToken) {
+    loop {
+        let checked = Arc::clone(&served);
+        if let Ok(Ok(())) = tokio::task::spawn_blocking(move || checked.check()).await {
+            sweep_once(served.root(), age).await;
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(sweep::period(age)) => {}
+        }
+    }
+}
+
+async fn sweep_once(root: crate::storage::DataRoot, age: Duration) {
+    let now = std::time::SystemTime::now();
+    match tokio::task::spawn_blocking(move || sweep::sweep(&root, age, now)).await {
+        Ok(swept) if swept.removed > 0 => info!(
+            files = swept.removed,
+            bytes = swept.bytes,
+            kept_live = swept.kept_live,
+            "stale upload files removed"
+        ),
+        Ok(_) => {}
+        Err(e) => warn!(error = %e, "stale upload sweep failed"),
+    }
+}
+
 /// GSI for the GridFTP endpoint when a grid-mapfile is configured.
 fn gsi_for(
     cfg: &Config,
@@ -150,14 +196,6 @@ fn gsi_for(
         .context("GSI TLS configuration")?;
     info!(gridmap = %gridmap.display(), cert_dir = %cfg.auth.x509_cert_dir.display(), "GSI enabled on the GridFTP endpoint");
     Ok(Some(Arc::new(gsi)))
-}
-
-async fn bind(endpoint: &str, addr: std::net::SocketAddr) -> Result<TcpListener> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("{endpoint}: cannot listen on {addr}"))?;
-    info!(endpoint, addr = %listener.local_addr()?, "listening");
-    Ok(listener)
 }
 
 /// The FTP endpoint's settings, from `[ftp]` (plus what every endpoint shares).

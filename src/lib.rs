@@ -4,7 +4,7 @@
 //! Layout (see docs/architecture.md): `config` (figment schema), `storage` (the confined
 //! `DataRoot`), `auth` (users file, anonymous), `tls` (hot-swappable certificate store),
 //! `ftp` (the protocol engine both endpoints run on), `http` (health and metrics), `app`
-//! (wiring, signals, graceful shutdown).
+//! (wiring, signals, graceful shutdown), `utc` (total timestamp conversions).
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -18,3 +18,4 @@ pub mod logging;
 pub mod metrics;
 pub mod storage;
 pub mod tls;
+pub mod utc;

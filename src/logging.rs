@@ -1,5 +1,6 @@
 //! Logging with tracing-subscriber: human-readable (default) or JSON lines on stderr;
-//! `RUST_LOG` overrides the default `info` filter.
+//! `RUST_LOG` overrides the default `info` filter. Panics are logged through tracing too
+//! (with the session span: peer and user), not printed beside the log.
 
 use tracing_subscriber::EnvFilter;
 
@@ -21,4 +22,7 @@ pub fn init(format: LogFormat) {
             .with_current_span(true)
             .try_init(),
     };
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!(panic = %info, "a task panicked; its session or job ends");
+    }));
 }

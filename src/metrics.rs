@@ -90,6 +90,16 @@ struct XferLabel {
     direction: Direction,
 }
 
+/// One open control connection on `griddock_sessions_active`; decrements on drop.
+#[must_use = "the session counts as open only while this guard lives"]
+pub struct OpenSession(Gauge);
+
+impl Drop for OpenSession {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     sessions: Family<EpLabel, Gauge>,
@@ -169,12 +179,15 @@ impl Metrics {
         Arc::new(Metrics { registry, ..m })
     }
 
-    pub fn session_opened(&self, ep: Endpoint) {
-        self.sessions.get_or_create(&EpLabel { endpoint: ep }).inc();
-    }
-
-    pub fn session_closed(&self, ep: Endpoint) {
-        self.sessions.get_or_create(&EpLabel { endpoint: ep }).dec();
+    /// Counts a session as open until the returned guard is dropped — also when the
+    /// session's task panics and unwinds, so the gauge cannot leak.
+    pub fn session_opened(&self, ep: Endpoint) -> OpenSession {
+        let gauge = self
+            .sessions
+            .get_or_create(&EpLabel { endpoint: ep })
+            .clone();
+        gauge.inc();
+        OpenSession(gauge)
     }
 
     pub fn transfer_started(&self, ep: Endpoint, dir: Direction) {
@@ -244,7 +257,7 @@ mod tests {
     #[test]
     fn counters_appear_with_labels() {
         let m = Metrics::new();
-        m.session_opened(Endpoint::Ftp);
+        let _open = m.session_opened(Endpoint::Ftp);
         m.transfer_started(Endpoint::Ftp, Direction::Upload);
         m.transfer_finished(Endpoint::Ftp, Direction::Upload, true);
         m.add_bytes(Endpoint::Ftp, Direction::Upload, 1234);
@@ -266,6 +279,22 @@ mod tests {
             text.contains(
                 "griddock_transfers_completed_total{endpoint=\"ftp\",direction=\"upload\"} 1"
             ),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_session_still_leaves_the_gauge() {
+        let m = Metrics::new();
+        let open = m.session_opened(Endpoint::Gridftp);
+        let task = tokio::spawn(async move {
+            let _open = open;
+            panic!("a session bug");
+        });
+        assert!(task.await.is_err_and(|e| e.is_panic()));
+        let text = m.encode();
+        assert!(
+            text.contains("griddock_sessions_active{endpoint=\"gridftp\"} 0"),
             "{text}"
         );
     }

@@ -41,6 +41,45 @@ fn check_config_names_the_offending_key() {
 }
 
 #[test]
+fn check_config_refuses_listeners_that_cannot_all_be_bound() {
+    let (ok, out) = check_config(
+        "[ftp]\nlisten = \"0.0.0.0:2811\"\n[gridftp]\nlisten = \"0.0.0.0:2811\"\n",
+        &[],
+    );
+    assert!(
+        !ok && out.contains("gridftp.listen: 0.0.0.0:2811 is also ftp.listen's port"),
+        "{out}"
+    );
+    let (ok, out) = check_config("", &[("GRIDDOCK_HTTP__LISTEN", "127.0.0.1:2121")]);
+    assert!(
+        !ok && out.contains("http.listen") && out.contains("ftp.listen"),
+        "{out}"
+    );
+    let (ok, out) = check_config("[ftp]\npassive_ports = \"2000-3000\"\n", &[]);
+    assert!(
+        !ok && out.contains("ftp.passive_ports: 2000-3000 contains ftp.listen (0.0.0.0:2121)"),
+        "{out}"
+    );
+    let (ok, out) = check_config("[gridftp]\npassive_ports = \"8000-8100\"\n", &[]);
+    assert!(
+        !ok && out.contains("gridftp.passive_ports") && out.contains("http.listen"),
+        "{out}"
+    );
+    // Shared passive ranges are the default and stay allowed; a disabled endpoint binds
+    // nothing, so its port may repeat another's.
+    let (ok, out) = check_config(
+        "[ftp]\npassive_ports = \"40000-40100\"\n[gridftp]\npassive_ports = \"40050-40200\"\n",
+        &[],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = check_config(
+        "[gridftp]\nenabled = false\nlisten = \"0.0.0.0:2121\"\n",
+        &[],
+    );
+    assert!(ok, "{out}");
+}
+
+#[test]
 fn check_config_prints_the_effective_config() {
     let (ok, out) = check_config(
         "public_host = \"ftp.example.org\"\n",
@@ -111,9 +150,9 @@ fn zero_config_serves_data_read_only_with_a_self_signed_certificate() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
     std::fs::write(dir.path().join("data/hello.txt"), b"hi").unwrap();
-    let ftp = common::free_port();
-    let http = common::free_port();
-    let (lo, hi) = common::free_range(20);
+    // Free ports and a passive range that holds none of them (griddock checks that).
+    let ports = Griddock::prepare();
+    let (ftp, http, (lo, hi)) = (ports.ftp.port(), ports.http.port(), ports.passive);
     // Only the ports differ from the built-in defaults (2121 may be busy on this host).
     let mut child = Command::new(Griddock::bin())
         .arg("serve")
@@ -121,10 +160,8 @@ fn zero_config_serves_data_read_only_with_a_self_signed_certificate() {
         .env("GRIDDOCK_FTP__LISTEN", format!("127.0.0.1:{ftp}"))
         .env("GRIDDOCK_HTTP__LISTEN", format!("127.0.0.1:{http}"))
         .env("GRIDDOCK_FTP__PASSIVE_PORTS", format!("{lo}-{hi}"))
-        .env(
-            "GRIDDOCK_GRIDFTP__LISTEN",
-            format!("127.0.0.1:{}", common::free_port()),
-        )
+        .env("GRIDDOCK_GRIDFTP__PASSIVE_PORTS", format!("{lo}-{hi}"))
+        .env("GRIDDOCK_GRIDFTP__LISTEN", ports.gridftp.to_string())
         .env_remove("GRIDDOCK_CONFIG")
         .stderr(std::process::Stdio::null())
         .spawn()

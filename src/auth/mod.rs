@@ -1,7 +1,8 @@
 //! Authentication for clear-text logins (RFC 959 §4.1.1 USER/PASS, RFC 1635 anonymous
 //! FTP): anonymous access per `[auth] anonymous`, and a users file with argon2id hashes
-//! (RFC 9106) that is reloaded on change.
+//! (RFC 9106) that is reloaded when it changes (`reload.rs`).
 
+mod reload;
 mod users;
 
 use std::sync::Arc;
@@ -13,7 +14,8 @@ use argon2::password_hash::{
 use argon2::Argon2;
 
 use crate::config::{AnonymousMode, AuthConfig};
-pub use users::{UsersDb, UsersWatcher};
+pub use reload::{is_read_only_access, UsersWatcher};
+pub use users::UsersDb;
 
 /// Who a session runs as after login.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +65,7 @@ impl Authenticator {
     /// Reloads the users file when it changes; no-op guard without one.
     pub fn watch(&self) -> Result<UsersWatcher, AuthError> {
         match &self.users_file {
-            Some(path) => users::watch(path.clone(), Arc::clone(&self.users)),
+            Some(path) => reload::watch(path.clone(), Arc::clone(&self.users)),
             None => Ok(UsersWatcher::none()),
         }
     }

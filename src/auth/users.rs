@@ -1,14 +1,10 @@
-//! The users file (TOML `[[user]]` tables) and its hot reload with notify.
+//! The users file: TOML `[[user]]` tables with argon2id PHC hashes (RFC 9106), validated
+//! into a [`UsersDb`]. Its hot reload is `reload.rs`.
 
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::{Component, Path};
 
-use arc_swap::ArcSwap;
-use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use serde::Deserialize;
-use tracing::{info, warn};
 
 use super::AuthError;
 
@@ -113,62 +109,4 @@ fn validate(e: Entry) -> Result<User, String> {
         root,
         can_write: e.permissions == Permissions::ReadWrite,
     })
-}
-
-/// Keeps the users-file watcher alive; dropping it stops reloading.
-pub struct UsersWatcher {
-    _watcher: Option<RecommendedWatcher>,
-}
-
-impl UsersWatcher {
-    pub fn none() -> Self {
-        UsersWatcher { _watcher: None }
-    }
-}
-
-pub fn watch(path: PathBuf, users: Arc<ArcSwap<UsersDb>>) -> Result<UsersWatcher, AuthError> {
-    let werr = |e: notify::Error| AuthError::UsersFile {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    };
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-        if ev.is_ok() {
-            let _ = tx.send(());
-        }
-    })
-    .map_err(werr)?;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
-    watcher
-        .watch(&dir, RecursiveMode::NonRecursive)
-        .map_err(werr)?;
-    let thread_path = path.clone();
-    std::thread::Builder::new()
-        .name("users-reload".into())
-        .spawn(move || reload_loop(&thread_path, &users, &rx))
-        .map_err(|e| AuthError::UsersFile {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-    Ok(UsersWatcher {
-        _watcher: Some(watcher),
-    })
-}
-
-fn reload_loop(path: &Path, users: &ArcSwap<UsersDb>, rx: &std::sync::mpsc::Receiver<()>) {
-    while rx.recv().is_ok() {
-        std::thread::sleep(Duration::from_millis(200));
-        while rx.try_recv().is_ok() {}
-        match UsersDb::load(path) {
-            Ok(db) => {
-                info!(path = %path.display(), users = db.len(), "users file reloaded");
-                users.store(Arc::new(db));
-            }
-            Err(e) => warn!(error = %e, "users file rejected, keeping the previous users"),
-        }
-    }
 }

@@ -2,6 +2,7 @@
 //! a TOML file < `GRIDDOCK_*` environment variables (`__` nests), then validated once.
 //! Unknown keys are errors; every error names the offending key.
 
+mod listeners;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,26 @@ pub struct Config {
     pub acme: AcmeConfig,
     pub https: HttpsConfig,
     pub limits: LimitsConfig,
+    pub storage: StorageConfig,
+}
+
+/// `[storage]`: the data directory's housekeeping.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Upload files (`.griddock-tmp.*` left by a crash, `.griddock-part.*` not resumed)
+    /// untouched this long are removed, at start and every quarter of this (at most
+    /// hourly); never one a running upload of this process holds.
+    #[serde(with = "humantime_serde")]
+    pub stale_upload_age: Duration,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            stale_upload_age: Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -166,6 +187,7 @@ impl Default for Config {
             acme: AcmeConfig::default(),
             https: HttpsConfig::default(),
             limits: LimitsConfig::default(),
+            storage: StorageConfig::default(),
         }
     }
 }
@@ -372,6 +394,7 @@ impl Config {
                 ));
             }
         }
+        listeners::validate(self)?;
         let counts = [
             ("limits.max_sessions", self.limits.max_sessions),
             (
@@ -399,6 +422,7 @@ impl Config {
             ("limits.login_timeout", self.limits.login_timeout),
             ("limits.idle_timeout", self.limits.idle_timeout),
             ("limits.data_timeout", self.limits.data_timeout),
+            ("storage.stale_upload_age", self.storage.stale_upload_age),
         ];
         for (key, d) in durations {
             if d.is_zero() {

@@ -23,7 +23,7 @@ use super::session::Session;
 use crate::auth::Authenticator;
 use crate::config::{FtpTlsMode, LimitsConfig, PortRange};
 use crate::metrics::{Endpoint as EndpointLabel, Metrics};
-use crate::storage::DataRoot;
+use crate::storage::Served;
 
 /// Per-listener settings, validated once from the configuration.
 #[derive(Debug, Clone)]
@@ -48,7 +48,8 @@ pub struct Endpoint {
     pub label: EndpointLabel,
     pub settings: Settings,
     pub auth: Authenticator,
-    pub root: DataRoot,
+    /// `data_dir`; each login starts from its current root.
+    pub root: Arc<Served>,
     /// `None` when TLS is off for this endpoint.
     pub tls: Option<Arc<ServerConfig>>,
     pub metrics: Arc<Metrics>,

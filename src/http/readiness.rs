@@ -1,9 +1,20 @@
 //! Readiness of the server's components for `/readyz` (Kubernetes readiness probes):
 //! ready only when every registered component is; a component may be ready but degraded
 //! (e.g. serving with a fallback certificate), which is reported but not a failure.
+//! Probes are components checked on every request (e.g. that `data_dir` still exists).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+
+/// A check run on every `/readyz`: `Err` is the reason it is not ready. Must be cheap.
+#[derive(Clone)]
+struct Probe(Arc<dyn Fn() -> Result<(), String> + Send + Sync>);
+
+impl std::fmt::Debug for Probe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Probe")
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 struct Component {
@@ -14,6 +25,7 @@ struct Component {
 #[derive(Debug, Clone, Default)]
 pub struct Readiness {
     inner: Arc<Mutex<BTreeMap<String, Component>>>,
+    probes: Arc<Mutex<BTreeMap<String, Probe>>>,
 }
 
 impl Readiness {
@@ -40,8 +52,36 @@ impl Readiness {
         }
     }
 
+    /// Adds a component whose readiness is `probe()`'s answer at each report.
+    pub fn probe(
+        &self,
+        name: &str,
+        probe: impl Fn() -> Result<(), String> + Send + Sync + 'static,
+    ) {
+        if let Ok(mut p) = self.probes.lock() {
+            p.insert(name.to_string(), Probe(Arc::new(probe)));
+        }
+    }
+
+    /// Runs the probes (outside any lock) and records their answers.
+    fn run_probes(&self) {
+        let probes: Vec<(String, Probe)> = match self.probes.lock() {
+            Ok(p) => p.iter().map(|(n, p)| (n.clone(), p.clone())).collect(),
+            Err(_) => return,
+        };
+        for (name, probe) in probes {
+            let answer = (probe.0)();
+            if let Ok(mut m) = self.inner.lock() {
+                let c = m.entry(name).or_default();
+                c.ready = answer.is_ok();
+                c.degraded = answer.err();
+            }
+        }
+    }
+
     /// (all ready, human-readable report).
     pub fn report(&self) -> (bool, String) {
+        self.run_probes();
         let Ok(m) = self.inner.lock() else {
             return (false, "readiness state unavailable\n".into());
         };
@@ -50,8 +90,10 @@ impl Readiness {
         for (name, c) in m.iter() {
             let state = if c.ready { "ready" } else { "not ready" };
             out.push_str(&format!("{name}: {state}"));
-            if let Some(note) = &c.degraded {
-                out.push_str(&format!(" (degraded: {note})"));
+            match (&c.degraded, c.ready) {
+                (Some(note), true) => out.push_str(&format!(" (degraded: {note})")),
+                (Some(note), false) => out.push_str(&format!(" ({note})")),
+                (None, _) => {}
             }
             out.push('\n');
         }
@@ -80,5 +122,26 @@ mod tests {
             ok && text.starts_with("ready\n") && text.contains("degraded"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn probes_answer_at_each_report() {
+        let r = Readiness::new();
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&up);
+        r.probe("data_dir", move || {
+            if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                Ok(())
+            } else {
+                Err("data_dir /x was deleted".into())
+            }
+        });
+        let (ok, text) = r.report();
+        assert!(
+            !ok && text.contains("data_dir: not ready (data_dir /x was deleted)"),
+            "{text}"
+        );
+        up.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(r.report(), (true, "ready\ndata_dir: ready\n".into()));
     }
 }

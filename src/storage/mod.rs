@@ -9,6 +9,9 @@
 //!   to the outside cannot leave the root.
 //! - [`Upload`] (`upload.rs`, `resume.rs`): atomic uploads through a hidden temporary file
 //!   renamed into place on success; failures are kept as a resumable part file.
+//! - [`Served`] (`served.rs`): `data_dir` as a whole, its readiness, re-opened when
+//!   deleted and created again.
+//! - `sweep.rs`: removes upload files left by a crash (`[storage] stale_upload_age`).
 //! - [`FileFacts`] (`facts.rs`): what listings and MLST report (RFC 3659 §7.5).
 //! - [`StorageError`] (`error.rs`): errno-flavoured errors whose texts FTP replies carry.
 
@@ -19,12 +22,16 @@ mod mutate;
 mod names;
 mod resume;
 mod root;
+mod served;
+pub mod sweep;
+mod times;
 mod upload;
 mod vpath;
 
 pub use error::StorageError;
 pub use facts::{DirEntry, FileFacts, FileKind};
 pub use root::DataRoot;
+pub use served::Served;
 pub use upload::{Upload, UploadMode};
 pub use vpath::VPath;
 

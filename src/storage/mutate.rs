@@ -4,7 +4,6 @@
 
 use std::time::SystemTime;
 
-use cap_fs_ext::{DirExt, SystemTimeSpec};
 use cap_std::fs::{Permissions, PermissionsExt};
 
 use super::root::{DataRoot, Result};
@@ -59,11 +58,11 @@ impl DataRoot {
         Ok(self.dir.rename(from.relative(), &self.dir, to.relative())?)
     }
 
-    /// Sets the modification time (symlinks inside the root are followed).
+    /// Sets the modification time, before 1970 too (symlinks inside the root are
+    /// followed; see `times.rs`).
     pub fn set_mtime(&self, p: &VPath, t: SystemTime) -> Result<()> {
         self.check_writable()?;
-        let mtime = SystemTimeSpec::Absolute(cap_std::time::SystemTime::from_std(t));
-        Ok(self.dir.set_times(p.relative(), None, Some(mtime))?)
+        Ok(super::times::set_mtime(&self.dir, p.relative(), t)?)
     }
 
     /// Sets permission bits, masked to 0o777.

@@ -14,6 +14,7 @@ use tracing::{debug, warn};
 use super::names::part_name;
 use super::resume::{self, Prepared};
 use super::root::Result;
+use super::sweep;
 use super::StorageError;
 
 /// How an upload relates to what is already there.
@@ -39,17 +40,24 @@ pub struct Upload {
     name: String,
     offset: u64,
     committed: bool,
+    /// Unregistered after `Drop` has renamed or removed the file (fields drop last).
+    _live: sweep::Live,
 }
 
 impl Upload {
     /// Prepares the temporary file for `name` in `dir` (the target's directory).
     pub(super) fn begin(dir: Dir, name: &str, mode: UploadMode) -> Result<Upload> {
         let final_len = final_len(&dir, name)?;
+        // The stale-upload sweep must not see the file between creation (or claiming a
+        // part file) and registration.
+        let preparing = sweep::preparing();
         let Prepared { tmp, file, offset } = match mode {
             UploadMode::Replace => resume::fresh(&dir, name)?,
             UploadMode::Resume(n) => resume::resume(&dir, name, n, final_len)?,
             UploadMode::Append => resume::append(&dir, name, final_len)?,
         };
+        let live = sweep::Live::register(&file);
+        drop(preparing);
         let upload = Upload {
             dir,
             file,
@@ -57,6 +65,7 @@ impl Upload {
             name: name.to_string(),
             offset,
             committed: false,
+            _live: live,
         };
         (&upload.file).seek(SeekFrom::Start(offset))?;
         Ok(upload)

@@ -84,7 +84,9 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), TlsError>
 pub fn watch(store: Arc<CertStore>, cert: PathBuf, key: PathBuf) -> Result<CertWatcher, TlsError> {
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-        if ev.is_ok() {
+        // inotify reports opens: without this filter our own reads of the files would
+        // restart the reload loop every 300 ms, forever.
+        if ev.is_ok_and(|ev| !crate::auth::is_read_only_access(&ev.kind)) {
             let _ = tx.send(());
         }
     })

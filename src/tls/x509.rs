@@ -97,11 +97,9 @@ fn to_system(ts: i64) -> SystemTime {
     }
 }
 
-/// RFC 3339 rendering for humans.
+/// RFC 3339 rendering for humans (to the second, clamped to years 0000..=9999).
 pub fn rfc3339(t: SystemTime) -> String {
-    let t = time::OffsetDateTime::from(t);
-    t.replace_nanosecond(0)
-        .unwrap_or(t)
+    crate::utc::datetime(t)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| "?".into())
 }

@@ -142,13 +142,21 @@ impl Griddock {
     pub fn prepare() -> Griddock {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        let ports = [free_port(), free_port(), free_port(), free_port()];
+        // griddock refuses a passive range that holds a control port.
+        let passive = loop {
+            let r = free_range(40);
+            if !ports.iter().any(|p| (r.0..=r.1).contains(p)) {
+                break r;
+            }
+        };
         Griddock {
             child: None,
-            ftp: ([127, 0, 0, 1], free_port()).into(),
-            http: ([127, 0, 0, 1], free_port()).into(),
-            https: ([127, 0, 0, 1], free_port()).into(),
-            gridftp: ([127, 0, 0, 1], free_port()).into(),
-            passive: free_range(40),
+            ftp: ([127, 0, 0, 1], ports[0]).into(),
+            http: ([127, 0, 0, 1], ports[1]).into(),
+            https: ([127, 0, 0, 1], ports[2]).into(),
+            gridftp: ([127, 0, 0, 1], ports[3]).into(),
+            passive,
             dir,
         }
     }

@@ -1,8 +1,6 @@
 //! File-system verbs: SIZE, MDTM (RFC 3659 §3–4), MFMT (draft-somers-ftp-mfxx), MKD, RMD,
 //! DELE, RNFR, RNTO (RFC 959 §4.1.3).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use crate::ftp::control::reply::quote_path;
 use crate::ftp::error::FtpError;
 use crate::ftp::session::{Flow, Session};
@@ -28,10 +26,17 @@ impl Session {
 
     pub(crate) async fn cmd_mfmt(&mut self, secs: i64, arg: &str) -> Result<Flow, FtpError> {
         let p = self.resolve(arg)?;
-        let t = unix_time(secs).ok_or_else(|| FtpError::reply(501, "MFMT: time out of range."))?;
+        let t = crate::utc::from_unix(secs)
+            .ok_or_else(|| FtpError::reply(501, "MFMT: time out of range."))?;
         let q = p.clone();
-        self.fs(move |root| root.set_mtime(&q, t)).await?;
-        self.done(213, format!("Modify={}; {}", timeval(t), p))
+        // Report what the file system kept: ext4, for one, clamps to 1901..2446.
+        let facts = self
+            .fs(move |root| {
+                root.set_mtime(&q, t)?;
+                root.stat(&q)
+            })
+            .await?;
+        self.done(213, format!("Modify={}; {}", timeval(facts.mtime), p))
             .await
     }
 
@@ -71,13 +76,5 @@ impl Session {
         let to = self.resolve(arg)?;
         self.fs(move |root| root.rename(&from, &to)).await?;
         self.done(250, "Rename successful.").await
-    }
-}
-
-fn unix_time(secs: i64) -> Option<SystemTime> {
-    if secs >= 0 {
-        UNIX_EPOCH.checked_add(Duration::from_secs(secs.unsigned_abs()))
-    } else {
-        UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))
     }
 }

@@ -3,12 +3,11 @@
 
 use std::time::SystemTime;
 
-use time::OffsetDateTime;
-
 use crate::ftp::data::Job;
 use crate::ftp::error::FtpError;
 use crate::ftp::session::{Flow, Session};
 use crate::storage::{DirEntry, FileFacts, FileKind, VPath};
+use crate::utc;
 
 /// Output format of a data-connection listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,14 +175,13 @@ fn perm_string(mode: u32) -> String {
         .collect()
 }
 
-/// `Mon DD HH:MM` for the last six months, `Mon DD  YYYY` otherwise (as `ls` does).
+/// `Mon DD HH:MM` for the last six months, `Mon DD  YYYY` otherwise or when in the future
+/// (more than an hour ahead, for clock skew), as `ls` does. Total: see [`utc`].
 fn ls_date(t: SystemTime, now: SystemTime) -> String {
-    const HALF_YEAR: u64 = 182 * 24 * 3600;
-    let dt = OffsetDateTime::from(t);
-    let recent = now
-        .duration_since(t)
-        .map(|d| d.as_secs() < HALF_YEAR)
-        .unwrap_or(true);
+    const HALF_YEAR: i64 = 182 * 24 * 3600;
+    let dt = utc::datetime(t);
+    let age = utc::unix_seconds(now).saturating_sub(utc::unix_seconds(t));
+    let recent = (-3600..HALF_YEAR).contains(&age);
     let month = &format!("{}", dt.month())[..3];
     if recent {
         format!(
@@ -193,13 +191,14 @@ fn ls_date(t: SystemTime, now: SystemTime) -> String {
             dt.minute()
         )
     } else {
-        format!("{month} {:>2}  {}", dt.day(), dt.year())
+        format!("{month} {:>2}  {:04}", dt.day(), dt.year())
     }
 }
 
-/// RFC 3659 §2.3 time-val in UTC: `YYYYMMDDHHMMSS`.
+/// RFC 3659 §2.3 time-val in UTC: `YYYYMMDDHHMMSS`, clamped to years 0000..=9999 (see
+/// [`utc`]).
 pub fn timeval(t: SystemTime) -> String {
-    let dt = OffsetDateTime::from(t);
+    let dt = utc::datetime(t);
     format!(
         "{:04}{:02}{:02}{:02}{:02}{:02}",
         dt.year(),
@@ -302,5 +301,46 @@ mod tests {
         assert!(Facts::default()
             .feat_line()
             .starts_with("type*;size*;modify*;"));
+    }
+
+    /// No file metadata reaches a panic: every mtime at and around every edge, through
+    /// every formatter a client can reach (MDTM/MFMT time-val, MLST/MLSD facts, LIST and
+    /// STAT long lines), against a `now` that is itself extreme.
+    #[test]
+    fn every_formatter_is_total_over_extreme_mtimes() {
+        let extremes = crate::utc::tests::extremes();
+        for &t in &extremes {
+            let f = FileFacts {
+                mtime: t,
+                ..facts(FileKind::File)
+            };
+            let tv = timeval(t);
+            assert!(
+                tv.len() == 14 && tv.bytes().all(|b| b.is_ascii_digit()),
+                "{tv}"
+            );
+            let line = mlsx_line("f", &f, Facts::default(), true);
+            assert!(line.contains(&format!("modify={tv};")), "{line}");
+            for &now in &extremes {
+                let long = long_line("f", &f, now);
+                assert!(long.ends_with(" f") && long.len() < 80, "{long}");
+            }
+        }
+        let far = UNIX_EPOCH + Duration::from_secs(1 << 62);
+        assert_eq!(timeval(far), "99991231235959");
+        assert_eq!(
+            timeval(UNIX_EPOCH - Duration::from_secs(1 << 62)),
+            "00000101000000"
+        );
+        let now = UNIX_EPOCH + Duration::from_secs(1_704_164_645);
+        let f = FileFacts {
+            mtime: far,
+            ..facts(FileKind::File)
+        };
+        assert!(long_line("x", &f, now).contains("Dec 31  9999 x"));
+        assert_eq!(
+            timeval(UNIX_EPOCH - Duration::from_secs(2_208_988_800)),
+            "19000101000000"
+        );
     }
 }

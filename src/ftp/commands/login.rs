@@ -61,10 +61,10 @@ impl Session {
         identity: Option<&crate::gsi::Identity>,
     ) -> Result<Flow, FtpError> {
         let (rel, write) = (principal.root.clone(), principal.can_write);
-        let root = self.ep.root.clone();
+        let root = self.ep.root.root();
         let sub = tokio::task::spawn_blocking(move || root.sub_root(&rel, write))
             .await
-            .map_err(|e| FtpError::reply(451, format!("Local error: {e}.")))??;
+            .map_err(super::local_error)??;
         info!(
             user = %principal.name,
             dn = identity.map(|i| i.dn.as_str()),

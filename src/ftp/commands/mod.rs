@@ -115,7 +115,32 @@ impl Session {
             .ok_or_else(|| FtpError::reply(530, "Please login with USER and PASS."))?;
         tokio::task::spawn_blocking(move || op(&root))
             .await
-            .map_err(|e| FtpError::reply(451, format!("Local error: {e}.")))?
+            .map_err(local_error)?
             .map_err(FtpError::from)
+    }
+}
+
+/// A blocking task that panicked or was cancelled: logged with its cause, answered with a
+/// generic 451. SECURITY: the `JoinError` text (panic message, task id) never reaches the
+/// client.
+pub(crate) fn local_error(e: tokio::task::JoinError) -> FtpError {
+    tracing::error!(error = %e, "blocking task failed");
+    FtpError::reply(451, "Local error in processing.")
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn a_panicking_blocking_task_answers_451_without_its_text() {
+        let joined = tokio::task::spawn_blocking(|| -> u8 { panic!("SystemTimeError(42s)") })
+            .await
+            .expect_err("the task panicked");
+        let reply = super::local_error(joined).to_reply().expect("a reply");
+        assert_eq!(reply.code, 451);
+        let text = reply.lines().concat();
+        assert!(
+            !text.contains("panicked") && !text.contains("SystemTimeError"),
+            "{text}"
+        );
     }
 }

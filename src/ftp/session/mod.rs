@@ -127,8 +127,8 @@ impl Session {
     }
 
     pub async fn run(mut self) {
-        let label = self.ep.label;
-        self.ep.metrics.session_opened(label);
+        // Dropped on every exit, unwinding included: the gauge never leaks.
+        let _open = self.ep.metrics.session_opened(self.ep.label);
         info!("session opened");
         let banner = Reply::new(220, self.ep.settings.banner.clone());
         if self.ctrl.send(&banner).await.is_ok() {
@@ -138,7 +138,6 @@ impl Session {
         }
         self.abandon_transfer().await;
         self.ctrl.close().await;
-        self.ep.metrics.session_closed(label);
         info!("session closed");
     }
 
