@@ -60,7 +60,9 @@ fn parse_reply(e: &ParseError) -> (u16, String) {
 
 fn storage_code(e: &StorageError) -> u16 {
     match e {
-        StorageError::NoSpace => 552,
+        // RFC 959: 452 insufficient storage space, 552 exceeded storage allocation.
+        StorageError::NoSpace => 452,
+        StorageError::QuotaExceeded => 552,
         StorageError::InvalidRestart => 554,
         StorageError::Io(_) => 451,
         _ => 550,
@@ -93,7 +95,12 @@ mod tests {
         assert_eq!(code(ParseError::Unknown("X".into()).into()), 500);
         assert_eq!(code(ParseError::Nul.into()), 501);
         assert_eq!(code(StorageError::NotFound.into()), 550);
-        assert_eq!(code(StorageError::NoSpace.into()), 552);
+        assert_eq!(code(StorageError::NoSpace.into()), 452);
+        assert_eq!(code(StorageError::QuotaExceeded.into()), 552);
+        let full = std::io::Error::from_raw_os_error(28);
+        assert_eq!(code(TransferError::from_io(full).into()), 452);
+        let reset = std::io::Error::from_raw_os_error(104);
+        assert_eq!(code(TransferError::from_io(reset).into()), 426);
         assert_eq!(code(StorageError::InvalidRestart.into()), 554);
         assert_eq!(code(PolicyError::PrivilegedPort(21).into()), 504);
         assert_eq!(code(TransferError::Aborted.into()), 426);

@@ -27,8 +27,12 @@ pub enum StorageError {
     InvalidPath(&'static str),
     #[error("Invalid restart offset")]
     InvalidRestart,
+    /// ENOSPC (the text keeps "Disk quota exceeded", which gfal2 maps to an errno).
     #[error("No space left on device / Disk quota exceeded")]
     NoSpace,
+    /// EDQUOT: the user's or project's quota, not the device.
+    #[error("Disk quota exceeded")]
+    QuotaExceeded,
     /// Anything else; the cause stays available through `source()` for logs, the reply
     /// text does not carry it.
     #[error("I/O error")]
@@ -36,6 +40,25 @@ pub enum StorageError {
 }
 
 impl StorageError {
+    /// A full device or quota: what was written so far cannot be resumed in place and
+    /// only keeps the space taken.
+    pub fn is_full(&self) -> bool {
+        matches!(self, StorageError::NoSpace | StorageError::QuotaExceeded)
+    }
+
+    /// Whether `e` (from a transfer, which reads sockets and files) is the file system's:
+    /// a full device or quota, an I/O error, a file too large, a read-only file system.
+    /// Sockets never fail with these.
+    pub fn is_disk_error(e: &io::Error) -> bool {
+        let Some(code) = e.raw_os_error() else {
+            return false;
+        };
+        matches!(
+            Errno::from_raw_os_error(code),
+            Errno::NOSPC | Errno::DQUOT | Errno::IO | Errno::FBIG | Errno::ROFS
+        )
+    }
+
     /// Maps an I/O error to the storage error a client should see. Escape attempts that
     /// cap-std refuses arrive as `PermissionDenied` without an errno.
     pub fn from_io(e: io::Error) -> StorageError {
@@ -50,7 +73,8 @@ impl StorageError {
             io::ErrorKind::IsADirectory => StorageError::IsADirectory,
             io::ErrorKind::DirectoryNotEmpty => StorageError::DirectoryNotEmpty,
             io::ErrorKind::ReadOnlyFilesystem => StorageError::ReadOnly,
-            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => StorageError::NoSpace,
+            io::ErrorKind::StorageFull => StorageError::NoSpace,
+            io::ErrorKind::QuotaExceeded => StorageError::QuotaExceeded,
             io::ErrorKind::CrossesDevices => StorageError::PermissionDenied,
             _ => StorageError::Io(e),
         }
@@ -71,7 +95,8 @@ fn from_errno(code: i32) -> Option<StorageError> {
         Errno::NOTDIR => StorageError::NotADirectory,
         Errno::ISDIR => StorageError::IsADirectory,
         Errno::NOTEMPTY => StorageError::DirectoryNotEmpty,
-        Errno::NOSPC | Errno::DQUOT => StorageError::NoSpace,
+        Errno::NOSPC => StorageError::NoSpace,
+        Errno::DQUOT => StorageError::QuotaExceeded,
         Errno::NAMETOOLONG => StorageError::InvalidPath("name too long"),
         _ => return None,
     })
@@ -137,7 +162,7 @@ mod tests {
         assert!(matches!(errno(Errno::ISDIR), S::IsADirectory));
         assert!(matches!(errno(Errno::NOTEMPTY), S::DirectoryNotEmpty));
         assert!(matches!(errno(Errno::NOSPC), S::NoSpace));
-        assert!(matches!(errno(Errno::DQUOT), S::NoSpace));
+        assert!(matches!(errno(Errno::DQUOT), S::QuotaExceeded));
         assert!(matches!(errno(Errno::NAMETOOLONG), S::InvalidPath(_)));
         assert!(matches!(errno(Errno::IO), S::Io(_)));
     }
@@ -155,7 +180,7 @@ mod tests {
         assert!(matches!(kind(K::IsADirectory), S::IsADirectory));
         assert!(matches!(kind(K::DirectoryNotEmpty), S::DirectoryNotEmpty));
         assert!(matches!(kind(K::StorageFull), S::NoSpace));
-        assert!(matches!(kind(K::QuotaExceeded), S::NoSpace));
+        assert!(matches!(kind(K::QuotaExceeded), S::QuotaExceeded));
         assert!(matches!(kind(K::ReadOnlyFilesystem), S::ReadOnly));
         assert!(matches!(kind(K::UnexpectedEof), S::Io(_)));
         let e = kind(K::Other);

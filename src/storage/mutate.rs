@@ -35,13 +35,39 @@ impl DataRoot {
         Ok(self.dir.remove_dir(p.relative())?)
     }
 
-    /// Removes a file or a symlink (the link itself, never its target).
+    /// Removes a file or a symlink (the link itself, never its target), and with it the
+    /// resumable part file of a failed upload of that name; a name that only has a part
+    /// file left removes the part (the user's way to give its space back).
     pub fn remove_file(&self, p: &VPath) -> Result<()> {
         self.check_writable()?;
-        if self.dir.symlink_metadata(p.relative())?.is_dir() {
-            return Err(StorageError::IsADirectory);
+        let removed_part = self.remove_part(p)?;
+        match self.dir.symlink_metadata(p.relative()) {
+            Ok(m) if m.is_dir() => return Err(StorageError::IsADirectory),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && removed_part => return Ok(()),
+            Err(e) => return Err(e.into()),
         }
         Ok(self.dir.remove_file(p.relative())?)
+    }
+
+    /// Removes `.griddock-part.<name>` beside `p`; true when there was one.
+    fn remove_part(&self, p: &VPath) -> Result<bool> {
+        let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+            return Ok(false);
+        };
+        let Some(part) = super::names::part_name(name) else {
+            return Ok(false);
+        };
+        // Not through `VPath::join`: that refuses griddock's own (reserved) names.
+        let rel = match parent.relative() {
+            "" | "." => part,
+            dir => format!("{dir}/{part}"),
+        };
+        match self.dir.remove_file(&rel) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Renames within the root (renameat: a symlink is moved, not followed).

@@ -99,6 +99,14 @@ impl Upload {
     /// Gives up; what was received so far stays resumable as the part file.
     pub fn abort(self) {}
 
+    /// Gives up and removes what was received (a partial that cannot be resumed, e.g.
+    /// after the disk filled up: keeping it would keep the disk full).
+    pub fn discard(mut self) {
+        self.remove_tmp();
+        // Nothing left to keep: Drop must not look for the temporary file again.
+        self.committed = true;
+    }
+
     /// Renames the temporary file onto the part file (replacing an older one); an empty
     /// or unnameable one is just removed.
     fn keep_partial(&self) {

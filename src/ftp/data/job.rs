@@ -72,6 +72,22 @@ pub enum TransferError {
     Storage(#[from] StorageError),
 }
 
+impl TransferError {
+    /// A transfer loop's error: the file system's (full disk, EIO, …) takes the storage
+    /// error → reply mapping, anything else is the data connection's.
+    pub fn from_io(e: io::Error) -> TransferError {
+        if StorageError::is_disk_error(&e) {
+            TransferError::Storage(StorageError::from_io(e))
+        } else {
+            TransferError::Data(e)
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        matches!(self, TransferError::Storage(s) if s.is_full())
+    }
+}
+
 /// Result of a transfer: bytes moved on the data connection and how it ended.
 #[derive(Debug)]
 pub struct Outcome {
@@ -203,7 +219,7 @@ fn execute(
             return complete_upload(received, upload, control.as_ref(), ctl);
         }
     }
-    .map_err(TransferError::Data)
+    .map_err(TransferError::from_io)
 }
 
 /// A MODE S transfer on a clear socket, readiness-driven (`ready`): a peer that stops
@@ -240,7 +256,7 @@ async fn run_clear(
     };
     // End of file in stream mode: half-close (RFC 959 §3.3).
     sent.and_then(|_| driver.socket().shutdown(std::net::Shutdown::Write))
-        .map_err(TransferError::Data)
+        .map_err(TransferError::from_io)
 }
 
 /// Commits a received upload if it ended cleanly while the client is still there; else
@@ -251,14 +267,25 @@ fn complete_upload(
     control: Option<&OwnedFd>,
     ctl: &TransferCtl,
 ) -> Result<(), TransferError> {
-    match received {
+    let result = match received {
         Ok(_) if !client_alive(control) => Err(TransferError::Data(io::Error::new(
             io::ErrorKind::ConnectionReset,
             "client closed the control connection before the upload completed",
         ))),
-        Ok(_) if !ctl.is_aborted() => upload.commit().map_err(TransferError::Storage),
+        Ok(_) if !ctl.is_aborted() => return upload.commit().map_err(TransferError::Storage),
         Ok(_) => Ok(()),
-        Err(e) => Err(TransferError::Data(e)),
+        Err(e) => Err(TransferError::from_io(e)),
+    };
+    give_up(upload, &result);
+    result
+}
+
+/// An upload that did not complete: kept as a resumable part file, except after a full
+/// disk or quota, where the partial is removed so the space comes back at once.
+pub(super) fn give_up(upload: Upload, result: &Result<(), TransferError>) {
+    match result {
+        Err(e) if e.is_full() => upload.discard(),
+        _ => upload.abort(),
     }
 }
 

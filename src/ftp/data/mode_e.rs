@@ -148,7 +148,7 @@ pub async fn send(
             Ok(conn) => kept.push(conn),
             Err(e) => {
                 ctl.abort();
-                result = Err(TransferError::Data(e));
+                result = Err(TransferError::from_io(e));
             }
         }
     }
@@ -334,7 +334,7 @@ pub async fn receive(
                         kept.extend(conn);
                     }
                     None => {}
-                    Some(Err(e)) => failure = Some(TransferError::Data(e)),
+                    Some(Err(e)) => failure = Some(TransferError::from_io(e)),
                 }
             }
             accepted = accept_allowed(listener, &p.policy, p.control_peer, wait), if !complete => {
@@ -356,11 +356,12 @@ pub async fn receive(
     if let Some(e) = failure {
         ctl.abort();
         while set.join_next().await.is_some() {}
-        // `upload` dropped uncommitted: kept as a resumable part file.
+        let result = Err(e);
+        super::job::give_up(upload, &result);
         return Outcome {
             bytes: ctl.progress(),
             data_peer,
-            result: Err(e),
+            result,
             cache: None,
             streams,
         };
