@@ -39,6 +39,8 @@ pub async fn serve(cfg: Config) -> Result<()> {
             .with_context(|| format!("opening data_dir {}", cfg.data_dir.display()))?,
     );
     let shutdown = CancellationToken::new();
+    // Cancelled when the shutdown grace expires: running transfers are cut.
+    let cut = CancellationToken::new();
     // Not on the tracker: shutdown never waits for a sweep.
     tokio::spawn(sweep_stale_uploads(
         Arc::clone(&served),
@@ -114,6 +116,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
             tls,
             metrics: Arc::clone(&metrics),
             shutdown: shutdown.clone(),
+            cut: cut.clone(),
             sessions: Arc::clone(&sessions),
             checksums: crate::storage::checksum::ChecksumCache::new(&cfg.state_dir),
             gsi: (label == EndpointLabel::Gridftp)
@@ -144,12 +147,24 @@ pub async fn serve(cfg: Config) -> Result<()> {
         .await
         .is_err()
     {
-        warn!("shutdown grace expired with transfers still running");
+        warn!("shutdown grace expired with transfers still running: cutting them");
+        // Sessions abort their transfers, which then end with their transfer-log line
+        // and a 426 reply; give them a moment to do so.
+        cut.cancel();
+        if tokio::time::timeout(CUT_WAIT, tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!("sessions still running after the cut; exiting anyway");
+        }
     } else {
         info!("all sessions drained");
     }
     Ok(())
 }
+
+/// How long cut transfers get to log their outcome before the process exits.
+const CUT_WAIT: Duration = Duration::from_secs(3);
 
 /// Removes stale upload files at start and then every `sweep::period(age)`, on the
 /// blocking pool (it walks the whole data directory), until shutdown. Each round first
@@ -206,6 +221,7 @@ async fn ftp_settings(cfg: &Config) -> Settings {
         tls_mode: cfg.ftp.tls,
         marker_interval: None,
         advertise_dcau: false,
+        max_file_size: None,
         ..shared_settings(cfg).await
     }
 }
@@ -219,6 +235,7 @@ async fn gridftp_settings(cfg: &Config) -> Settings {
         tls_mode: FtpTlsMode::Off,
         marker_interval: Some(cfg.gridftp.marker_interval),
         advertise_dcau: cfg.gridftp.advertise_dcau,
+        max_file_size: cfg.gridftp.max_file_size,
         ..shared_settings(cfg).await
     }
 }
@@ -236,6 +253,7 @@ async fn shared_settings(cfg: &Config) -> Settings {
         max_login_failures: cfg.auth.max_login_failures,
         marker_interval: None,
         advertise_dcau: false,
+        max_file_size: None,
     }
 }
 

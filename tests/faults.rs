@@ -356,3 +356,153 @@ fn dele_removes_the_part_file() {
     assert!(!g.data().join(".griddock-part.both.bin").exists());
     assert_eq!(f.code("DELE lost.bin"), 550, "nothing left to delete");
 }
+
+/// A MODE E data block header (GFD.20): descriptor, count, offset, then the payload.
+fn mode_e_block(descriptor: u8, count: u64, offset: u64, payload: &[u8]) -> Vec<u8> {
+    let mut b = vec![descriptor];
+    b.extend(count.to_be_bytes());
+    b.extend(offset.to_be_bytes());
+    b.extend(payload);
+    b
+}
+
+/// Starts a MODE E STOR on the GridFTP port and sends `wire` on one data connection;
+/// returns the final reply and how long it took after the bytes went out.
+fn mode_e_upload(g: &Griddock, name: &str, wire: &[u8]) -> ((u16, String), Duration) {
+    let mut f = Ftp::connect(g.gridftp);
+    f.login("anonymous", "x@y");
+    assert_eq!(f.code("MODE E"), 200);
+    let addr = f.pasv();
+    assert_eq!(f.cmd(&format!("STOR {name}")).0, 150);
+    let mut data = TcpStream::connect(addr).unwrap();
+    std::io::Write::write_all(&mut data, wire).unwrap();
+    let sent = Instant::now();
+    let reply = f.reply();
+    (reply, sent.elapsed())
+}
+
+/// Issue 16 item 5: MODE E block offsets are bounded (by the file system's size unless
+/// `[gridftp] max_file_size` says less): a block at 2^62 or 2^50 is refused with 552 and
+/// leaves no file, a block inside the limit is fine; an EOF announcing 10^6 data channels
+/// fails at once instead of waiting the data timeout for them.
+#[test]
+fn mode_e_offsets_and_stream_counts_bounded() {
+    let g = Griddock::start(
+        "[auth]\nanonymous = \"write\"\n[gridftp]\nmax_file_size = 1048576\n[limits]\ndata_timeout = \"60s\"\n",
+    );
+    let eof = mode_e_block(0x48, 0, 1, b""); // EOF|EOD: one data channel
+    for (name, offset) in [
+        ("far.bin", 1u64 << 62),
+        ("pib.bin", 1u64 << 50),
+        ("mib.bin", 1 << 20),
+    ] {
+        let mut wire = mode_e_block(0, 4, offset, b"EVIL");
+        wire.extend(&eof);
+        let ((code, text), _) = mode_e_upload(&g, name, &wire);
+        assert_eq!(code, 552, "block at {offset}: {text}");
+        assert!(text.contains("File too large"), "{text}");
+        assert!(!g.data().join(name).exists(), "{name} created");
+        assert_eq!(internal_files(&g.data()), Vec::<String>::new());
+    }
+    // Inside the limit: the last 4 bytes of the allowed MiB.
+    let mut wire = mode_e_block(0, 4, (1 << 20) - 4, b"good");
+    wire.extend(&eof);
+    let ((code, text), _) = mode_e_upload(&g, "ok.bin", &wire);
+    assert_eq!(code, 226, "{text}");
+    assert_eq!(
+        std::fs::metadata(g.data().join("ok.bin")).unwrap().len(),
+        1 << 20
+    );
+    // 10^6 data channels announced: refused at once, not after data_timeout (60 s).
+    let ((code, text), took) =
+        mode_e_upload(&g, "many.bin", &mode_e_block(0x48, 0, 1_000_000, b""));
+    assert!(code >= 400, "{text}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+/// Without max_file_size the bound is the file system's size: 2^62 is refused on any
+/// real disk (it was a 4 EiB sparse file on tmpfs).
+#[test]
+fn mode_e_offset_bounded_by_the_file_system() {
+    let g = Griddock::start("[auth]\nanonymous = \"write\"\n");
+    let mut wire = mode_e_block(0, 4, 1u64 << 62, b"EVIL");
+    wire.extend(mode_e_block(0x48, 0, 1, b""));
+    let ((code, text), _) = mode_e_upload(&g, "far.bin", &wire);
+    assert_eq!(code, 552, "{text}");
+    assert!(!g.data().join("far.bin").exists());
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which is in parentheses): utime is the 14th field.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// Issue 16 item 5: a CKSM of a 1 TiB sparse file stops when its client leaves (the CPU
+/// goes quiet) and shutdown does not wait for it.
+#[test]
+fn abandoned_checksum_is_cancelled() {
+    let mut g = Griddock::start("shutdown_grace = \"20s\"\n");
+    let f = std::fs::File::create(g.data().join("huge")).unwrap();
+    f.set_len(1 << 40).unwrap();
+    drop(f);
+    let mut c = Ftp::connect(g.gridftp);
+    c.login("anonymous", "x@y");
+    c.send_raw(b"CKSM ADLER32 0 -1 huge\r\n");
+    // Let it start, make sure it is really computing, then leave.
+    std::thread::sleep(Duration::from_millis(500));
+    let busy_from = cpu_ticks(g.pid());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        cpu_ticks(g.pid()) - busy_from >= 20,
+        "the checksum did not seem to run"
+    );
+    drop(c);
+    std::thread::sleep(Duration::from_millis(700));
+    let quiet_from = cpu_ticks(g.pid());
+    std::thread::sleep(Duration::from_millis(1000));
+    let used = cpu_ticks(g.pid()) - quiet_from;
+    assert!(
+        used < 20,
+        "still {used} ticks/s of CPU after the client left"
+    );
+    let started = Instant::now();
+    let status = g
+        .terminate(Duration::from_secs(15))
+        .expect("griddock exits");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+}
+
+/// Issue 16 item 11: a transfer still running when the shutdown grace expires is cut
+/// with its transfer-log line (and a 426), and the process exits.
+#[test]
+fn transfer_cut_at_shutdown_grace_is_logged() {
+    let mut g = Griddock::start("shutdown_grace = \"1s\"\n");
+    random_file(&g.data().join("big"), 64 << 20, 5);
+    let (mut f, _data) = stalled(g.ftp, &[], "RETR big");
+    let started = Instant::now();
+    let status = g
+        .terminate(Duration::from_secs(10))
+        .expect("griddock exits");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    let (code, text) = f.reply();
+    assert_eq!(code, 426, "{text}");
+    let log = g.xferlog();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("verb=\"RETR\"") && l.contains("result=\"aborted\"")),
+        "no transfer-log line for the cut RETR: {log:#?}"
+    );
+}

@@ -85,6 +85,9 @@ pub struct GridftpConfig {
     /// rustls 0.23 refuses, so only griddock-to-griddock and griddock-connects-out data
     /// channels can be secured today.
     pub advertise_dcau: bool,
+    /// Largest file a MODE E upload may write, in bytes: blocks ending beyond it are
+    /// refused (552). Default: the size of the file system the upload goes to.
+    pub max_file_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -221,6 +224,7 @@ impl Default for GridftpConfig {
             banner: "griddock GridFTP server ready.".into(),
             marker_interval: Duration::from_secs(5),
             advertise_dcau: false,
+            max_file_size: None,
         }
     }
 }

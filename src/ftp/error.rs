@@ -62,7 +62,7 @@ fn storage_code(e: &StorageError) -> u16 {
     match e {
         // RFC 959: 452 insufficient storage space, 552 exceeded storage allocation.
         StorageError::NoSpace => 452,
-        StorageError::QuotaExceeded => 552,
+        StorageError::QuotaExceeded | StorageError::FileTooLarge => 552,
         StorageError::InvalidRestart => 554,
         StorageError::Io(_) => 451,
         _ => 550,

@@ -41,6 +41,8 @@ pub struct Settings {
     pub marker_interval: Option<Duration>,
     /// GridFTP with GSI: advertise DCAU (and default to DCAU A after a GSI login).
     pub advertise_dcau: bool,
+    /// GridFTP: the largest file a MODE E upload may write (`None`: the file system's size).
+    pub max_file_size: Option<u64>,
 }
 
 /// Everything a session of one listener shares.
@@ -55,6 +57,8 @@ pub struct Endpoint {
     pub metrics: Arc<Metrics>,
     /// Cancelled when the server starts shutting down: stop accepting, finish transfers.
     pub shutdown: CancellationToken,
+    /// Cancelled when the shutdown grace has expired: running transfers are cut.
+    pub cut: CancellationToken,
     pub sessions: Arc<Semaphore>,
     /// Whole-file checksum cache for CKSM.
     pub checksums: crate::storage::checksum::ChecksumCache,

@@ -22,6 +22,11 @@ pub const CLOSE: u8 = 0x04;
 /// must not make us plan a multi-GiB read into one buffer or one positional write).
 pub const MAX_BLOCK: u64 = 64 * 1024 * 1024;
 
+/// Most data channels an EOF may announce: far above any real parallelism (OPTS RETR
+/// Parallelism is clamped to 64), low enough that a bogus count fails at once instead of
+/// waiting the data timeout for connections that never come.
+pub const MAX_STREAMS: u64 = 256;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
     pub descriptor: u8,
@@ -93,6 +98,8 @@ pub enum ModeEError {
     DuplicateEof,
     #[error("MODE E: data after EOD on a connection")]
     DataAfterEod,
+    #[error("MODE E: EOF announces {0} data channels (at most {MAX_STREAMS})")]
+    TooManyStreams(u64),
 }
 
 /// What a receiver does with one header.
@@ -127,6 +134,9 @@ impl Receiver {
         if h.has(EOF) {
             if self.expected_eods.is_some() {
                 return Err(ModeEError::DuplicateEof);
+            }
+            if h.offset > MAX_STREAMS {
+                return Err(ModeEError::TooManyStreams(h.offset));
             }
             self.expected_eods = Some(h.offset);
         }
@@ -301,5 +311,17 @@ mod tests {
         assert_eq!(v, vec![(100, 100), (200, 100), (300, 50)]);
         assert_eq!(blocks(0, 0, 10).count(), 0);
         assert_eq!(blocks(0, 5, 0).count(), 5);
+    }
+
+    #[test]
+    fn eof_with_an_implausible_stream_count_fails_at_once() {
+        let mut r = Receiver::new();
+        let err = r.on_header(&Header::eof(1_000_000)).unwrap_err();
+        assert_eq!(err, ModeEError::TooManyStreams(1_000_000));
+        let mut r = Receiver::new();
+        assert_eq!(
+            r.on_header(&Header::eof(MAX_STREAMS)),
+            Ok(Step::ConnectionDone)
+        );
     }
 }

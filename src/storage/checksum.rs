@@ -8,6 +8,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sha2::Digest;
 
@@ -105,11 +106,29 @@ pub fn compute(
     offset: u64,
     len: Option<u64>,
 ) -> io::Result<String> {
+    compute_until(file, alg, offset, len, &AtomicBool::new(false))
+}
+
+/// [`compute`] that gives up (`Interrupted`) once `cancel` is set: checksums of huge
+/// files must not outlive the client who asked, or delay shutdown.
+pub fn compute_until(
+    file: &mut File,
+    alg: Algorithm,
+    offset: u64,
+    len: Option<u64>,
+    cancel: &AtomicBool,
+) -> io::Result<String> {
     file.seek(SeekFrom::Start(offset))?;
     let mut state = State::new(alg);
     let mut buf = vec![0u8; CHUNK];
     let mut left = len.unwrap_or(u64::MAX);
     while left > 0 {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "checksum cancelled",
+            ));
+        }
         let want = usize::try_from(left).unwrap_or(CHUNK).min(CHUNK);
         let n = file.read(&mut buf[..want])?;
         if n == 0 {
@@ -150,13 +169,23 @@ impl ChecksumCache {
 
     /// The whole-file checksum, from the cache when the file is unchanged.
     pub fn whole_file(&self, file: &mut File, alg: Algorithm) -> io::Result<String> {
+        self.whole_file_until(file, alg, &AtomicBool::new(false))
+    }
+
+    /// [`ChecksumCache::whole_file`], cancellable like [`compute_until`].
+    pub fn whole_file_until(
+        &self,
+        file: &mut File,
+        alg: Algorithm,
+        cancel: &AtomicBool,
+    ) -> io::Result<String> {
         let key = self.key(file, alg)?;
         if let Ok(hit) = std::fs::read_to_string(&key) {
             if !hit.is_empty() && hit.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Ok(hit);
             }
         }
-        let sum = compute(file, alg, 0, None)?;
+        let sum = compute_until(file, alg, 0, None, cancel)?;
         // The file may have changed while we read it: only cache if it did not.
         if self.key(file, alg)? == key && std::fs::create_dir_all(&self.dir).is_ok() {
             let tmp = key.with_extension("tmp");

@@ -33,6 +33,9 @@ pub enum StorageError {
     /// EDQUOT: the user's or project's quota, not the device.
     #[error("Disk quota exceeded")]
     QuotaExceeded,
+    /// EFBIG: beyond the largest file the file system (or `max_file_size`) allows.
+    #[error("File too large")]
+    FileTooLarge,
     /// Anything else; the cause stays available through `source()` for logs, the reply
     /// text does not carry it.
     #[error("I/O error")]
@@ -97,6 +100,7 @@ fn from_errno(code: i32) -> Option<StorageError> {
         Errno::NOTEMPTY => StorageError::DirectoryNotEmpty,
         Errno::NOSPC => StorageError::NoSpace,
         Errno::DQUOT => StorageError::QuotaExceeded,
+        Errno::FBIG => StorageError::FileTooLarge,
         Errno::NAMETOOLONG => StorageError::InvalidPath("name too long"),
         _ => return None,
     })

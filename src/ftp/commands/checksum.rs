@@ -2,7 +2,7 @@
 
 use crate::ftp::error::FtpError;
 use crate::ftp::session::{Flow, Session};
-use crate::storage::checksum::{compute, Algorithm};
+use crate::storage::checksum::{compute_until, Algorithm};
 use crate::storage::StorageError;
 
 impl Session {
@@ -21,12 +21,12 @@ impl Session {
         let path = self.resolve(arg)?;
         let cache = self.ep.checksums.clone();
         let sum = self
-            .fs(move |root| {
+            .fs_long(move |root, cancel| {
                 let mut file = root.open_read(&path)?;
                 let result = if offset == 0 && length.is_none() {
-                    cache.whole_file(&mut file, alg)
+                    cache.whole_file_until(&mut file, alg, cancel)
                 } else {
-                    compute(&mut file, alg, offset, length)
+                    compute_until(&mut file, alg, offset, length, cancel)
                 };
                 result.map_err(StorageError::from_io)
             })

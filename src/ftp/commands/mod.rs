@@ -15,6 +15,9 @@ pub mod params;
 pub mod tls;
 pub mod transfer;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use super::control::Command;
 use super::error::FtpError;
 use super::session::{Flow, Session};
@@ -117,6 +120,55 @@ impl Session {
             .await
             .map_err(local_error)?
             .map_err(FtpError::from)
+    }
+}
+
+impl Session {
+    /// [`Session::fs`] for long work (checksums of huge files): `op` gets a flag that is
+    /// set, and the wait ends, when the client closes the control connection or the
+    /// server shuts down, so no abandoned computation keeps a thread or delays shutdown.
+    pub(crate) async fn fs_long<T, F>(&self, op: F) -> Result<T, FtpError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&DataRoot, &AtomicBool) -> Result<T, StorageError> + Send + 'static,
+    {
+        let root = self
+            .root
+            .clone()
+            .ok_or_else(|| FtpError::reply(530, "Please login with USER and PASS."))?;
+        let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
+        let flag = Arc::clone(&cancel.0);
+        let mut task = tokio::task::spawn_blocking(move || op(&root, &flag));
+        let control = self.ctrl.dup_socket();
+        let mut tick = tokio::time::interval(LONG_OP_CHECK);
+        loop {
+            tokio::select! {
+                joined = &mut task => return joined.map_err(local_error)?.map_err(FtpError::from),
+                _ = self.ep.shutdown.cancelled() => {
+                    return Err(FtpError::reply(421, "Server shutting down, operation cancelled."));
+                }
+                _ = tick.tick() => {
+                    if !crate::ftp::data::job::client_alive(control.as_ref()) {
+                        return Err(FtpError::Control(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionReset,
+                            "client left during a long operation",
+                        )));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How often a long operation looks whether its client is still there.
+const LONG_OP_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Sets the flag when dropped: every way out of [`Session::fs_long`] cancels the work.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 

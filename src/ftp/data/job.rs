@@ -52,6 +52,8 @@ pub struct DataParams {
     pub parallelism: u32,
     /// MODE E block size when sending (OPTS RETR BlockSize).
     pub block_size: u64,
+    /// MODE E uploads: blocks may not end beyond this (`None`: the file system's size).
+    pub max_file_size: Option<u64>,
     /// MODE E connections cached from the previous transfer in this direction.
     pub reuse: Vec<DataConn>,
     /// GSI data-channel security (DCAU A/S) for every new data connection.
@@ -295,7 +297,7 @@ pub(super) fn worker_failed(e: tokio::task::JoinError) -> TransferError {
 }
 
 /// False when the control connection has been closed by the client (a zero-byte peek).
-fn client_alive(control: Option<&OwnedFd>) -> bool {
+pub(crate) fn client_alive(control: Option<&OwnedFd>) -> bool {
     use rustix::net::{recv, RecvFlags};
     let Some(fd) = control else {
         return true;

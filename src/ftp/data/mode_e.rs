@@ -295,10 +295,12 @@ pub async fn receive(
         Ok(f) => Arc::new(f),
         Err(e) => return failed(TransferError::Data(e)),
     };
+    let limit = p.max_file_size.unwrap_or_else(|| fs_size(&file));
     let rx = Arc::new(Rx {
         state: Mutex::new(Receiver::new()),
         file,
         base,
+        limit,
         timeout: p.timeout,
     });
     // Each connection is secured (GSI) and read in its own task: the accept loop below
@@ -375,6 +377,8 @@ pub(super) struct Rx {
     state: Mutex<Receiver>,
     pub(super) file: Arc<File>,
     base: u64,
+    /// No block may end beyond this file position.
+    limit: u64,
     timeout: Duration,
 }
 
@@ -393,11 +397,17 @@ impl Rx {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
     }
 
-    /// The file position of a block at `offset` (relative to ESTO's base).
-    pub(super) fn position(&self, offset: u64) -> io::Result<u64> {
-        self.base
-            .checked_add(offset)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "MODE E offset overflows"))
+    /// The file position of a block of `count` bytes at `offset` (relative to ESTO's
+    /// base). SECURITY: a block may not end beyond the size limit, so a client cannot
+    /// make a 4 EiB sparse file (or a CKSM of one pin the CPU).
+    pub(super) fn position(&self, offset: u64, count: u64) -> io::Result<u64> {
+        let at = self.base.checked_add(offset);
+        match at.and_then(|at| at.checked_add(count)) {
+            Some(end) if end <= self.limit => Ok(at.unwrap_or_default()),
+            _ => Err(io::Error::from_raw_os_error(
+                rustix::io::Errno::FBIG.raw_os_error(),
+            )),
+        }
     }
 }
 
@@ -453,7 +463,7 @@ fn receive_worker(mut conn: DataConn, rx: &Rx, ctl: &TransferCtl) -> io::Result<
         let h = Header::decode(&header);
         let step = rx.on_header(&h)?;
         if let Step::Data { offset, count } = step {
-            let at = rx.position(offset)?;
+            let at = rx.position(offset, count)?;
             if buf.is_empty() {
                 buf = vec![0u8; 1024 * 1024];
             }
@@ -556,4 +566,11 @@ fn copy_block(
         ctl.add_progress(want as u64);
     }
     Ok(())
+}
+
+/// The size of the file system `file` is on (statvfs), the natural bound of one file.
+fn fs_size(file: &File) -> u64 {
+    rustix::fs::fstatvfs(file)
+        .map(|s| s.f_blocks.saturating_mul(s.f_frsize))
+        .unwrap_or(u64::MAX)
 }

@@ -194,7 +194,7 @@ impl ReceiveTask {
         let step = self.rx.on_header(&h)?;
         let ends = h.has(EOD) || step == Step::ConnectionDone;
         if let Step::Data { offset, count } = step {
-            let at = self.rx.position(offset)?;
+            let at = self.rx.position(offset, count)?;
             self.block = Some((at, count, 0));
             self.end_after = ends.then_some(!h.has(CLOSE));
             return Ok(None);

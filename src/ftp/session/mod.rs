@@ -160,11 +160,19 @@ impl Session {
             let idle = self.transfer.is_none();
             let deadline = self.deadline();
             let passive_expiry = self.passive_expiry();
+            let cuttable = self.transfer.as_ref().is_some_and(|r| !r.ctl.is_aborted());
             let marker_at = self.transfer.as_ref().and_then(|r| r.next_marker());
             tokio::select! {
                 biased;
                 outcome = transfer::wait(&mut self.transfer) => self.finish_transfer(outcome).await?,
                 _ = transfer::marker_due(marker_at) => self.send_markers().await?,
+                _ = self.ep.cut.cancelled(), if cuttable => {
+                    // The shutdown grace is over: abort; the outcome (with its transfer-log
+                    // line and 426) arrives through `transfer::wait` above.
+                    if let Some(running) = &self.transfer {
+                        running.ctl.abort();
+                    }
+                }
                 _ = self.ep.shutdown.cancelled(), if idle => {
                     self.reply(421, "Server shutting down, closing control connection.").await?;
                     return Ok(());

@@ -153,6 +153,7 @@ impl Session {
             mode_e: self.mode_e,
             parallelism: self.parallelism,
             block_size: self.block_size,
+            max_file_size: s.max_file_size,
             reuse,
             gsi: self.data_sec.clone(),
         }
