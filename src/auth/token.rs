@@ -154,18 +154,27 @@ fn check_header(token: &str) -> Result<jsonwebtoken::Header, TokenError> {
     if token.len() > MAX_TOKEN_LEN || token.split('.').count() != 3 {
         return Err(TokenError::Malformed);
     }
+    // SECURITY: we implement no JWS extension, so any `crit` makes the token invalid
+    // (RFC 7515 §4.1.11; this also keeps RFC 7797 unencoded payloads out).
+    if raw_header(token)?.get("crit").is_some() {
+        return Err(TokenError::Critical);
+    }
     // Unknown or "none" algorithms do not even parse as a jsonwebtoken Header.
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Algorithm)?;
     // SECURITY: asymmetric signatures only (the profile forbids HMAC; "none" never parses).
     if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
         return Err(TokenError::Algorithm);
     }
-    // SECURITY: we implement no JWS extension, so any `crit` makes the token invalid
-    // (RFC 7515 §4.1.11).
-    if header.crit.is_some() {
-        return Err(TokenError::Critical);
-    }
     Ok(header)
+}
+
+/// The JOSE header as a JSON object (before the library interprets it).
+fn raw_header(token: &str) -> Result<serde_json::Map<String, serde_json::Value>, TokenError> {
+    let first = token.split('.').next().ok_or(TokenError::Malformed)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(first)
+        .map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
 }
 
 /// Checks the signature with `jwk` and returns the claims (only now trusted).

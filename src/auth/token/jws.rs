@@ -4,7 +4,7 @@
 
 use std::sync::Once;
 
-use jsonwebtoken::crypto::{CryptoProvider, JwkUtils, JwtSigner, JwtVerifier};
+use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
 use jsonwebtoken::errors::{Error, ErrorKind};
 use jsonwebtoken::signature::{self, Verifier};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, DecodingKeyKind, EncodingKey};
@@ -13,7 +13,7 @@ use ring::signature::{RsaPublicKeyComponents, UnparsedPublicKey};
 static RING: CryptoProvider = CryptoProvider {
     signer_factory: no_signer,
     verifier_factory: verifier,
-    jwk_utils: JwkUtils::new_unimplemented(),
+    key_utils: KeyUtils::new_unimplemented(),
 };
 
 /// Makes the ring provider jsonwebtoken's process default (once; harmless to repeat).
