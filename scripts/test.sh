@@ -43,6 +43,14 @@ if ! /usr/bin/python3 -c "import gfal2" >/dev/null 2>&1; then
     python3-gfal2 gfal2 gfal2-plugin-gridftp gfal2-plugin-file >/dev/null
 fi
 
+# The WLCG token tests build tokens with an independent JWT library (PyJWT).
+if ! /usr/bin/python3 -c "import jwt, cryptography" >/dev/null 2>&1; then
+  echo "test.sh: installing python3-jwt and python3-cryptography (token tests)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    python3-jwt python3-cryptography >/dev/null
+fi
+
 # vsftpd's Debian package creates the unprivileged `ftp` user it runs anonymous sessions as.
 id ftp >/dev/null 2>&1 || echo "test.sh: warning: no 'ftp' user; vsftpd anonymous sessions will fail" >&2
 
