@@ -164,6 +164,19 @@ struct Discovery {
     jwks_uri: String,
 }
 
+/// The discovery document must be the issuer's own and point at keys over HTTPS.
+fn check_discovery(meta: &Discovery, issuer: &str) -> Result<(), &'static str> {
+    // SECURITY: the metadata must name the issuer we asked (OpenID Discovery §4.3).
+    if meta.issuer != issuer {
+        return Err("metadata names another issuer");
+    }
+    // SECURITY: keys come over HTTPS only.
+    if !meta.jwks_uri.starts_with("https://") {
+        return Err("jwks_uri is not https");
+    }
+    Ok(())
+}
+
 type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
 /// Fetches keys over HTTPS, one client per configured issuer (each may add its `ca_file`).
@@ -194,14 +207,10 @@ impl HttpsKeySource {
             url: url.clone(),
             reason: format!("bad discovery document: {e}"),
         })?;
-        // SECURITY: the metadata must be the issuer's own (OpenID Discovery §4.3) and keys
-        // come over HTTPS only.
-        if meta.issuer != issuer || !meta.jwks_uri.starts_with("https://") {
-            return Err(JwksError::Fetch {
-                url,
-                reason: "metadata issuer differs or jwks_uri is not https".into(),
-            });
-        }
+        check_discovery(&meta, issuer).map_err(|reason| JwksError::Fetch {
+            url,
+            reason: reason.into(),
+        })?;
         let body = get(client, &meta.jwks_uri).await?;
         parse_jwks(&body).map_err(|reason| JwksError::Fetch {
             url: meta.jwks_uri,
@@ -265,4 +274,34 @@ async fn get(client: &HttpsClient, url: &str) -> Result<Vec<u8>, JwksError> {
     tokio::time::timeout(FETCH_TIMEOUT, fetch)
         .await
         .map_err(|_| err("timed out".into()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_must_name_the_issuer_and_https_keys() {
+        let meta = |issuer: &str, jwks_uri: &str| Discovery {
+            issuer: issuer.into(),
+            jwks_uri: jwks_uri.into(),
+        };
+        let iss = "https://iam.test";
+        assert!(check_discovery(&meta(iss, "https://iam.test/jwks"), iss).is_ok());
+        assert!(check_discovery(&meta("https://evil.test", "https://iam.test/jwks"), iss).is_err());
+        assert!(check_discovery(&meta("https://iam.test/", "https://iam.test/jwks"), iss).is_err());
+        assert!(check_discovery(&meta(iss, "http://iam.test/jwks"), iss).is_err());
+        assert!(check_discovery(&meta(iss, "file:///etc/keys"), iss).is_err());
+    }
+
+    #[test]
+    fn jwks_with_unusable_keys_keeps_the_rest() {
+        let text = br#"{"keys": [42, {"kty": "EC", "crv": "P-256", "kid": "a",
+            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+        let set = parse_jwks(text).unwrap();
+        assert_eq!(set.keys.len(), 1);
+        assert!(set.find("a").is_some());
+        assert!(parse_jwks(b"[]").is_err());
+    }
 }

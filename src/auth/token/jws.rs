@@ -90,3 +90,36 @@ impl JwtVerifier for RingVerifier {
         self.alg
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_rs256_on_rsa_and_es256_on_ec() {
+        let rsa = DecodingKey::from_rsa_raw_components(&[0xc5; 256], &[1, 0, 1]);
+        let ec = DecodingKey::from_ec_der(&[4; 65]);
+        let hmac = DecodingKey::from_secret(b"public key text").unwrap();
+        assert!(verifier(&Algorithm::RS256, &rsa).is_ok());
+        assert!(verifier(&Algorithm::ES256, &ec).is_ok());
+        let refused = [
+            (Algorithm::HS256, &rsa),
+            (Algorithm::HS256, &hmac),
+            (Algorithm::RS256, &hmac),
+            (Algorithm::ES256, &hmac),
+            (Algorithm::ES256, &rsa),
+            (Algorithm::RS256, &ec),
+            (Algorithm::PS256, &rsa),
+            (Algorithm::RS512, &rsa),
+            (Algorithm::ES384, &ec),
+            (Algorithm::EdDSA, &ec),
+        ];
+        for (alg, key) in refused {
+            assert!(
+                verifier(&alg, key).is_err(),
+                "{alg:?} on {:?}",
+                key.family()
+            );
+        }
+    }
+}

@@ -420,3 +420,25 @@ fn scope_matcher_table() {
         assert_eq!(got, want, "{scope_text} base={base} {activity} {path:?}");
     }
 }
+
+#[test]
+fn key_must_fit_the_algorithm() {
+    let keys = Keys::new();
+    let jwk = |v: Value| serde_json::from_value::<jsonwebtoken::jwk::Jwk>(v).unwrap();
+    let rsa = keys.rsa_jwk("r1");
+    let ec = keys.ec_jwk("e1");
+    assert!(check_key_fits(Algorithm::RS256, &jwk(rsa.clone())).is_ok());
+    assert!(check_key_fits(Algorithm::ES256, &jwk(ec.clone())).is_ok());
+    assert!(check_key_fits(Algorithm::ES256, &jwk(rsa.clone())).is_err());
+    assert!(check_key_fits(Algorithm::RS256, &jwk(ec.clone())).is_err());
+    assert!(check_key_fits(Algorithm::HS256, &jwk(rsa.clone())).is_err());
+    let mut p384 = ec.clone();
+    p384["crv"] = json!("P-384");
+    assert!(check_key_fits(Algorithm::ES256, &jwk(p384)).is_err());
+    let mut declared = rsa.clone();
+    declared["alg"] = json!("RS512");
+    assert!(check_key_fits(Algorithm::RS256, &jwk(declared)).is_err());
+    let mut enc = rsa;
+    enc["use"] = json!("enc");
+    assert!(check_key_fits(Algorithm::RS256, &jwk(enc)).is_err());
+}
