@@ -442,3 +442,28 @@ fn key_must_fit_the_algorithm() {
     enc["use"] = json!("enc");
     assert!(check_key_fits(Algorithm::RS256, &jwk(enc)).is_err());
 }
+
+#[test]
+fn issuer_is_chosen_by_exact_match() {
+    let keys = Keys::new();
+    let (v, _) = setup(&keys);
+    let with_iss = |iss: &str| {
+        let mut c = claims("storage.read:/");
+        c["iss"] = json!(iss);
+        keys.sign(&rs("r1"), &c)
+    };
+    assert_eq!(v.issuer_of(&with_iss(ISS)).unwrap().issuer, ISS);
+    for iss in [
+        "https://issuer.test/",
+        "https://ISSUER.test",
+        "https://issuer.test.evil",
+        "https://issuer.tes",
+        "",
+    ] {
+        assert_eq!(
+            v.issuer_of(&with_iss(iss)).unwrap_err(),
+            TokenError::UnknownIssuer,
+            "{iss}"
+        );
+    }
+}
