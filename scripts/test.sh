@@ -43,12 +43,13 @@ if ! /usr/bin/python3 -c "import gfal2" >/dev/null 2>&1; then
     python3-gfal2 gfal2 gfal2-plugin-gridftp gfal2-plugin-file >/dev/null
 fi
 
-# The WLCG token tests build tokens with an independent JWT library (PyJWT).
-if ! /usr/bin/python3 -c "import jwt, cryptography" >/dev/null 2>&1; then
-  echo "test.sh: installing python3-jwt and python3-cryptography (token tests)"
+# The bearer-token tests use independent implementations: PyJWT for WLCG tokens,
+# pymacaroons for the libmacaroons format.
+if ! /usr/bin/python3 -c "import jwt, cryptography, pymacaroons" >/dev/null 2>&1; then
+  echo "test.sh: installing python3-jwt, python3-cryptography, python3-pymacaroons (token tests)"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    python3-jwt python3-cryptography >/dev/null
+    python3-jwt python3-cryptography python3-pymacaroons >/dev/null
 fi
 
 # vsftpd's Debian package creates the unprivileged `ftp` user it runs anonymous sessions as.

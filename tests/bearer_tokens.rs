@@ -158,3 +158,90 @@ async fn issuer_https_is_verified() {
         other => panic!("accepted without trusting the issuer: {other:?}"),
     }
 }
+
+/// pymacaroons for /usr/bin/python3; missing under CI=true is a failure.
+fn pymacaroons_available() -> bool {
+    let ok = Command::new("/usr/bin/python3")
+        .args(["-c", "import pymacaroons"])
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("python3-pymacaroons missing (CI=true): run scripts/test.sh");
+        }
+        eprintln!("SKIP: python3-pymacaroons not installed; run scripts/test.sh");
+    }
+    ok
+}
+
+/// griddock's macaroons are libmacaroons V2: an independent implementation verifies them,
+/// extends them, and mints ones griddock accepts.
+#[test]
+fn macaroons_interoperate_with_pymacaroons() {
+    use griddock::auth::macaroon::{MacaroonActivity, Minter};
+    use griddock::auth::Grant;
+    use std::time::Duration;
+    if !pymacaroons_available() {
+        return;
+    }
+    let key = [0x5au8; 32];
+    let minter = Minter::from_key(&key, Duration::from_secs(86400), "griddock.test");
+    let now = time::OffsetDateTime::now_utc();
+    let alice = Grant::account("alice", "/home/alice", true);
+    let text = minter
+        .mint(
+            &alice,
+            "/home/alice/data",
+            &[MacaroonActivity::Download],
+            Duration::from_secs(600),
+            now,
+        )
+        .unwrap();
+    let before = (now + Duration::from_secs(300))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/macaroon_peer.py"
+    );
+    let out = Command::new("/usr/bin/python3")
+        .args([script, &hex, &text, &before])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["verified"], true,
+        "pymacaroons rejects griddock's signature"
+    );
+    let caveats: Vec<&str> = v["caveats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        caveats[..3],
+        ["name:alice", "path:/home/alice/data", "activity:DOWNLOAD"]
+    );
+    assert!(caveats[3].starts_with("before:"));
+
+    let narrowed = minter.verify(v["narrowed"].as_str().unwrap(), now).unwrap();
+    assert!(narrowed.allows(Activity::Read, "/home/alice/data/sub/f"));
+    assert!(!narrowed.allows(Activity::Read, "/home/alice/data/f"));
+
+    let minted = minter.verify(v["minted"].as_str().unwrap(), now).unwrap();
+    assert_eq!(minted.identity, "carol");
+    assert!(minted.allows(Activity::Read, "/home/alice/data/f"));
+    let stranger = Minter::from_key(&[1u8; 32], Duration::from_secs(86400), "x");
+    assert!(stranger.verify(v["minted"].as_str().unwrap(), now).is_err());
+}
