@@ -55,6 +55,8 @@ struct Entry {
 pub struct KeyCache {
     source: Arc<dyn KeySource>,
     entries: Mutex<HashMap<String, Entry>>,
+    /// One fetch at a time per issuer; concurrent requests wait for it and use its keys.
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl KeyCache {
@@ -62,18 +64,25 @@ impl KeyCache {
         KeyCache {
             source,
             entries: Mutex::new(HashMap::new()),
+            fetching: Mutex::new(HashMap::new()),
         }
     }
 
     /// The key `kid` of `issuer` at `now` (Unix seconds): from the cache when fresh and
     /// present, else after one (rate-limited) fetch. `Ok(None)`: the issuer has no such key.
     pub async fn key(&self, issuer: &str, kid: &str, now: i64) -> Result<Option<Jwk>, JwksError> {
-        let (cached, may_fetch) = self.lookup(issuer, kid, now);
-        if let Some(jwk) = cached.filter(|_| !may_fetch.stale) {
+        if let (Some(jwk), FetchPolicy { stale: false, .. }) = self.lookup(issuer, kid, now) {
             return Ok(Some(jwk));
         }
+        let gate = self.gate(issuer);
+        let _one_fetch = gate.lock().await;
+        // Another request may have fetched while this one waited.
+        let (cached, may_fetch) = self.lookup(issuer, kid, now);
+        if let Some(jwk) = cached.as_ref().filter(|_| !may_fetch.stale) {
+            return Ok(Some(jwk.clone()));
+        }
         if !may_fetch.allowed {
-            return Ok(self.lookup(issuer, kid, now).0);
+            return Ok(cached);
         }
         self.note_attempt(issuer, now);
         match self.source.fetch(issuer).await {
@@ -90,6 +99,11 @@ impl KeyCache {
                 }
             }
         }
+    }
+
+    fn gate(&self, issuer: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut gates = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(gates.entry(issuer.to_string()).or_default())
     }
 
     fn lookup(&self, issuer: &str, kid: &str, now: i64) -> (Option<Jwk>, FetchPolicy) {

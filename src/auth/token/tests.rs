@@ -467,3 +467,29 @@ fn issuer_is_chosen_by_exact_match() {
         );
     }
 }
+
+/// A source that takes a while, so concurrent first requests overlap.
+struct SlowSource(MockSource);
+
+impl KeySource for SlowSource {
+    fn fetch<'a>(&'a self, issuer: &'a str) -> jwks::KeysFuture<'a> {
+        Box::pin(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            self.0.fetch(issuer).await
+        })
+    }
+}
+
+#[tokio::test]
+async fn concurrent_first_requests_share_one_fetch() {
+    let keys = Keys::new();
+    let source = Arc::new(SlowSource(MockSource {
+        set: Mutex::new(keys.set()),
+        fetches: AtomicUsize::new(0),
+    }));
+    let v = TokenValidator::new(&[issuer_cfg()], source.clone());
+    let token = keys.sign(&rs("r1"), &claims("storage.read:/"));
+    let (a, b, c) = tokio::join!(check(&v, &token), check(&v, &token), check(&v, &token));
+    assert!(a.is_ok() && b.is_ok() && c.is_ok(), "{a:?} {b:?} {c:?}");
+    assert_eq!(source.0.fetches.load(Ordering::SeqCst), 1);
+}
