@@ -1,14 +1,15 @@
 //! Fuzz what an HTTP client controls in `Authorization: Bearer`: `authorise_bearer` on the
 //! raw input (macaroon or JWT by shape), on the input dressed as a JWS compact token with
 //! a valid-looking RS256 header (to reach issuer selection, key lookup and signature
-//! checks), and on the input as V2 macaroon bytes; also ISO 8601 validity parsing and path
-//! normalisation. Nothing may panic; nothing made without the keys may be accepted.
+//! checks), and on the input as V2 macaroon bytes; also macaroon-request bodies, ISO 8601
+//! validity parsing and path normalisation. Nothing may panic; nothing made without the keys may be accepted.
 #![no_main]
 
 use std::sync::{Arc, OnceLock};
 
 use base64::Engine;
 use griddock::auth::bearer::BearerAuthority;
+use griddock::auth::macaroon::request::MacaroonRequest;
 use griddock::auth::macaroon::{parse_validity, Minter};
 use griddock::auth::rights::{normalise_grant_path, normalise_request_path};
 use griddock::auth::token::jwks::{parse_jwks, KeysFuture};
@@ -59,6 +60,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(r.is_err(), "forged credential accepted");
     }
     let _ = parse_validity(&text);
+    if let Ok(r) = MacaroonRequest::parse("/data", data) {
+        assert!(r.path == "/data" || r.path.starts_with("/data/"));
+    }
     if let Some(p) = normalise_request_path(&text) {
         assert!(p.starts_with('/') && !p.split('/').any(|c| c == ".." || c == "."));
     }

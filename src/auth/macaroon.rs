@@ -14,6 +14,7 @@
 //! Create; `MANAGE` → MakeDir, Rename; `DELETE` → Delete, Overwrite (replacing a file
 //! destroys the old one); `UPDATE_METADATA` → nothing else (griddock has no chmod over HTTP).
 
+pub mod request;
 pub mod v2;
 
 use std::io::Write;
