@@ -1,8 +1,9 @@
 //! Fuzz what an HTTP client controls in `Authorization: Bearer`: `authorise_bearer` on the
 //! raw input (macaroon or JWT by shape), on the input dressed as a JWS compact token with
-//! a valid-looking RS256 header (to reach issuer selection, key lookup and signature
-//! checks), and on the input as V2 macaroon bytes; also macaroon-request bodies, ISO 8601
-//! validity parsing and path normalisation. Nothing may panic; nothing made without the keys may be accepted.
+//! a valid-looking ES256 header (to reach issuer selection, key lookup and the signature
+//! check), and on the input as V2 macaroon bytes; also macaroon-request bodies, ISO 8601
+//! validity parsing and path normalisation. Nothing may panic; nothing made without the
+//! keys may be accepted.
 #![no_main]
 
 use std::sync::{Arc, OnceLock};
