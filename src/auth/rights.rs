@@ -69,9 +69,10 @@ pub struct Right {
     /// The scope ended in `/` (WLCG profile: "directory only"): the right covers what is
     /// below `path`, and `path` itself only for directory activities (stat, list, mkdir).
     pub dir_only: bool,
-    /// Also grants this activity on the ancestors of `path` (the profile's
-    /// `storage.create:/foo/bar` allows `mkdir /foo`); only used for `MakeDir` and `Stat`.
-    pub ancestors: bool,
+    /// Also grants this activity on the ancestors of `path` down from this directory (the
+    /// profile's `storage.create:/foo/bar` allows `mkdir /foo`; the floor is the issuer's
+    /// `base_path`); only used for `MakeDir` and `Stat`.
+    pub ancestors_from: Option<String>,
 }
 
 impl Right {
@@ -80,7 +81,7 @@ impl Right {
             activity,
             path,
             dir_only: false,
-            ancestors: false,
+            ancestors_from: None,
         }
     }
 
@@ -98,7 +99,10 @@ impl Right {
         if is_below(path, &self.path) {
             return true;
         }
-        self.ancestors && is_below(&self.path, path)
+        // SECURITY: ancestors only down to the floor (base_path), never above it.
+        self.ancestors_from
+            .as_deref()
+            .is_some_and(|floor| is_below(&self.path, path) && is_within(path, floor))
     }
 
     /// Whether this right covers `activity` on `path` and on everything below it (what a

@@ -55,7 +55,8 @@ fn parse_scope(item: &str, base_path: &str) -> Vec<Right> {
             activity,
             path: server_path.clone(),
             dir_only,
-            ancestors: creates && matches!(activity, Activity::MakeDir | Activity::Stat),
+            ancestors_from: (creates && matches!(activity, Activity::MakeDir | Activity::Stat))
+                .then(|| base_path.to_string()),
         })
         .collect()
 }
