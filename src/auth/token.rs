@@ -14,7 +14,7 @@ pub mod scope;
 use std::sync::Arc;
 
 use base64::Engine;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -206,7 +206,7 @@ fn check_key_fits(alg: Algorithm, jwk: &Jwk) -> Result<(), TokenError> {
     let declared = jwk
         .common
         .key_algorithm
-        .is_none_or(|a| a.to_string() == format!("{alg:?}"));
+        .is_none_or(|a| a == KeyAlgorithm::from(alg));
     let for_signing = jwk
         .common
         .public_key_use
