@@ -109,6 +109,15 @@ impl From<MacaroonError> for BearerError {
     }
 }
 
+/// Why the bearer authority could not be set up (at start-up, from the configuration).
+#[derive(Debug, thiserror::Error)]
+pub enum BearerSetupError {
+    #[error(transparent)]
+    Keys(#[from] super::token::JwksError),
+    #[error(transparent)]
+    Macaroon(#[from] MacaroonError),
+}
+
 /// Everything needed to check bearer credentials; one per server.
 pub struct BearerAuthority {
     pub minter: Minter,
@@ -128,6 +137,18 @@ impl BearerAuthority {
             minter: Minter::load_or_create(state_dir, cfg.macaroon_max_validity, location)?,
             tokens: TokenValidator::new(&cfg.token_issuers, source),
         })
+    }
+
+    /// The server's authority: macaroon key in `state_dir`, token keys fetched over HTTPS
+    /// for `[[auth.token_issuers]]`, macaroons located at `public_host`.
+    pub fn from_config(cfg: &crate::config::Config) -> Result<BearerAuthority, BearerSetupError> {
+        let source = super::token::HttpsKeySource::new(&cfg.auth.token_issuers)?;
+        Ok(BearerAuthority::new(
+            &cfg.auth,
+            &cfg.state_dir,
+            &cfg.public_host,
+            Arc::new(source),
+        )?)
     }
 
     /// Checks the text after `Bearer ` at the current time.
@@ -216,6 +237,19 @@ mod tests {
                 .http_status(),
             403
         );
+    }
+
+    #[tokio::test]
+    async fn from_config_creates_the_key_in_state_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::config::Config {
+            state_dir: dir.path().join("state"),
+            ..crate::config::Config::default()
+        };
+        let auth = BearerAuthority::from_config(&cfg).unwrap();
+        assert!(cfg.state_dir.join("macaroon.key").is_file());
+        let e = auth.authorise_bearer("a.b.c").await.unwrap_err();
+        assert_eq!(e.http_status(), 401, "no issuers configured: {e}");
     }
 
     #[tokio::test]

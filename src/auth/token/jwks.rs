@@ -241,7 +241,11 @@ impl KeySource for HttpsKeySource {
 
 fn client(ca_file: Option<&std::path::Path>) -> Result<HttpsClient, JwksError> {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
+    let native = rustls_native_certs::load_native_certs();
+    if !native.errors.is_empty() {
+        tracing::warn!(errors = ?native.errors, "some system CA certificates could not be read");
+    }
+    for cert in native.certs {
         let _ = roots.add(cert);
     }
     if let Some(path) = ca_file {
