@@ -43,6 +43,15 @@ if ! /usr/bin/python3 -c "import gfal2" >/dev/null 2>&1; then
     python3-gfal2 gfal2 gfal2-plugin-gridftp gfal2-plugin-file >/dev/null
 fi
 
+# The bearer-token tests use independent implementations: PyJWT for WLCG tokens,
+# pymacaroons for the libmacaroons format.
+if ! /usr/bin/python3 -c "import jwt, cryptography, pymacaroons" >/dev/null 2>&1; then
+  echo "test.sh: installing python3-jwt, python3-cryptography, python3-pymacaroons (token tests)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    python3-jwt python3-cryptography python3-pymacaroons >/dev/null
+fi
+
 # vsftpd's Debian package creates the unprivileged `ftp` user it runs anonymous sessions as.
 id ftp >/dev/null 2>&1 || echo "test.sh: warning: no 'ftp' user; vsftpd anonymous sessions will fail" >&2
 

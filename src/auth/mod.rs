@@ -1,8 +1,14 @@
 //! Authentication for clear-text logins (RFC 959 §4.1.1 USER/PASS, RFC 1635 anonymous
 //! FTP): anonymous access per `[auth] anonymous`, and a users file with argon2id hashes
-//! (RFC 9106) that is reloaded when it changes (`reload.rs`).
+//! (RFC 9106) that is reloaded when it changes (`reload.rs`); bearer credentials for the
+//! HTTPS data endpoint ([`bearer`]: WLCG JWTs in [`token`], griddock's own macaroons in
+//! [`macaroon`], both expressed as path-scoped [`rights`]).
 
+pub mod bearer;
+pub mod macaroon;
 mod reload;
+pub mod rights;
+pub mod token;
 mod users;
 
 use std::sync::Arc;
@@ -14,7 +20,9 @@ use argon2::password_hash::{
 use argon2::Argon2;
 
 use crate::config::{AnonymousMode, AuthConfig};
+pub use bearer::{BearerAuthority, BearerError, BearerGrant, BearerSetupError};
 pub use reload::{is_read_only_access, UsersWatcher};
+pub use rights::{Activity, Grant, Right};
 pub use users::UsersDb;
 
 /// Who a session runs as after login.

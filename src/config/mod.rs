@@ -112,6 +112,35 @@ pub struct AuthConfig {
     pub x509_cert_dir: PathBuf,
     /// Whether a limited proxy may write (sites usually say no).
     pub limited_proxy_write: bool,
+    /// `[[auth.token_issuers]]`: WLCG Common JWT Profile issuers whose bearer tokens the
+    /// HTTPS data endpoint accepts.
+    pub token_issuers: Vec<TokenIssuerConfig>,
+    /// Longest lifetime of a macaroon griddock issues (also capped by the caller's own).
+    #[serde(with = "humantime_serde")]
+    pub macaroon_max_validity: Duration,
+}
+
+/// One trusted token issuer (`[[auth.token_issuers]]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenIssuerConfig {
+    /// The `iss` claim, exactly (an `https://` URL); keys come from its
+    /// `/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// Server path that the token's scope paths are relative to (`/atlas` + `storage.read:/data`
+    /// grants `/atlas/data`).
+    #[serde(default = "root_path")]
+    pub base_path: String,
+    /// Accepted `aud` values (e.g. `https://<public_host>`); the WLCG "any" audience
+    /// `https://wlcg.cern.ch/jwt/v1/any` is always accepted too.
+    pub audience: Vec<String>,
+    /// PEM CA certificates to trust for this issuer's HTTPS, besides the system roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+fn root_path() -> String {
+    "/".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -248,6 +277,8 @@ impl Default for AuthConfig {
             gridmap_file: None,
             x509_cert_dir: PathBuf::from("/etc/grid-security/certificates"),
             limited_proxy_write: false,
+            token_issuers: Vec::new(),
+            macaroon_max_validity: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -342,6 +373,8 @@ impl ConfigError {
 
 /// Names of keys whose values are secrets; `to_redacted_toml` hides them.
 const SECRET_KEYS: &[&str] = &["password", "secret", "token", "eab_hmac_key", "private_key"];
+/// Keys that match a secret name but hold none (public issuer settings).
+const NOT_SECRET_KEYS: &[&str] = &["token_issuers"];
 
 impl Config {
     /// Defaults < TOML `file` < `GRIDDOCK_*` environment, then validation.
@@ -422,6 +455,13 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        self.validate_token_issuers()?;
+        if self.auth.macaroon_max_validity.is_zero() {
+            return Err(ConfigError::at(
+                "auth.macaroon_max_validity",
+                "must be longer than zero",
+            ));
+        }
         let durations = [
             ("limits.login_timeout", self.limits.login_timeout),
             ("limits.idle_timeout", self.limits.idle_timeout),
@@ -431,6 +471,36 @@ impl Config {
         for (key, d) in durations {
             if d.is_zero() {
                 return Err(ConfigError::at(key, "must be longer than zero"));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_token_issuers(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for (n, i) in self.auth.token_issuers.iter().enumerate() {
+            let key = |k: &str| format!("auth.token_issuers[{n}].{k}");
+            check_issuer_url(&i.issuer).map_err(|p| ConfigError::at(&key("issuer"), p))?;
+            if !seen.insert(i.issuer.as_str()) {
+                return Err(ConfigError::at(&key("issuer"), "listed twice"));
+            }
+            let normalised = crate::auth::rights::normalise_grant_path(&i.base_path);
+            if normalised.as_deref() != Some(i.base_path.as_str()) {
+                return Err(ConfigError::at(
+                    &key("base_path"),
+                    "must be an absolute, normalised path (no `..`, `.`, `//` or trailing `/`)",
+                ));
+            }
+            if i.audience.is_empty() || i.audience.iter().any(|a| a.trim().is_empty()) {
+                return Err(ConfigError::at(
+                    &key("audience"),
+                    "list at least one audience, e.g. [\"https://<public_host>\"]",
+                ));
+            }
+            if let Some(ca) = &i.ca_file {
+                if !ca.is_file() {
+                    return Err(ConfigError::at(&key("ca_file"), "no such file"));
+                }
             }
         }
         Ok(())
@@ -451,13 +521,25 @@ impl Config {
 fn redact(value: &mut toml::Value) {
     if let toml::Value::Table(t) = value {
         for (k, v) in t.iter_mut() {
-            if SECRET_KEYS.iter().any(|s| k.contains(s)) {
+            if SECRET_KEYS.iter().any(|s| k.contains(s)) && !NOT_SECRET_KEYS.contains(&k.as_str()) {
                 *v = toml::Value::String("<redacted>".into());
             } else {
                 redact(v);
             }
         }
     }
+}
+
+/// An issuer must be an `https://host[:port][/path]` URL without query or fragment.
+fn check_issuer_url(issuer: &str) -> Result<(), &'static str> {
+    let uri: hyper::Uri = issuer.parse().map_err(|_| "not a URL")?;
+    if uri.scheme_str() != Some("https") || uri.authority().is_none() {
+        return Err("must be an https:// URL (keys are fetched over HTTPS only)");
+    }
+    if issuer.contains(['?', '#']) {
+        return Err("must not carry a query or fragment");
+    }
+    Ok(())
 }
 
 /// Renders figment's error as one line naming the key (and the source when known).

@@ -93,3 +93,101 @@ fn redaction_hides_secret_keys() {
         "{s}"
     );
 }
+
+const ISSUER: &str = "[[auth.token_issuers]]\nissuer = \"https://iam.example.org/\"\n";
+
+#[test]
+fn token_issuers_parse_with_defaults() {
+    let f = file(&format!(
+        "{ISSUER}audience = [\"https://se.example.org\"]\n"
+    ));
+    let c = Config::load(Some(f.path())).unwrap();
+    assert_eq!(
+        c.auth.token_issuers,
+        vec![TokenIssuerConfig {
+            issuer: "https://iam.example.org/".into(),
+            base_path: "/".into(),
+            audience: vec!["https://se.example.org".into()],
+            ca_file: None,
+        }]
+    );
+    assert_eq!(c.auth.macaroon_max_validity, Duration::from_secs(86400));
+    let text = c.to_redacted_toml();
+    assert!(
+        text.contains("https://iam.example.org/"),
+        "issuers are not secrets: {text}"
+    );
+}
+
+#[test]
+fn token_issuers_are_validated() {
+    let aud = "audience = [\"https://se\"]\n";
+    let bad = [
+        (
+            format!("{ISSUER}{aud}colour = \"red\"\n"),
+            "auth.token_issuers",
+        ),
+        (format!("{ISSUER}audience = []\n"), "audience"),
+        (ISSUER.to_string(), "audience"),
+        (
+            format!("[[auth.token_issuers]]\nissuer = \"http://iam.example.org\"\n{aud}"),
+            "https",
+        ),
+        (
+            format!("[[auth.token_issuers]]\nissuer = \"iam.example.org\"\n{aud}"),
+            "issuer",
+        ),
+        (
+            format!("[[auth.token_issuers]]\nissuer = \"https://x/?a=b\"\n{aud}"),
+            "query",
+        ),
+        (format!("{ISSUER}{aud}base_path = \"atlas\"\n"), "base_path"),
+        (
+            format!("{ISSUER}{aud}base_path = \"/atlas/../etc\"\n"),
+            "base_path",
+        ),
+        (
+            format!("{ISSUER}{aud}base_path = \"/atlas/\"\n"),
+            "base_path",
+        ),
+        (
+            format!("{ISSUER}{aud}ca_file = \"/nonexistent.pem\"\n"),
+            "ca_file",
+        ),
+        (format!("{ISSUER}{aud}{ISSUER}{aud}"), "twice"),
+        (
+            "[auth]\nmacaroon_max_validity = \"0s\"\n".to_string(),
+            "macaroon_max_validity",
+        ),
+    ];
+    for (text, want) in bad {
+        let e = load_err(&text);
+        assert!(e.contains(want), "{text}\n→ {e}");
+    }
+}
+
+#[test]
+fn shipped_config_and_its_issuer_sample_load() {
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/griddock.toml"))
+            .unwrap();
+    Config::load(Some(file(&shipped).path())).unwrap();
+    let sample: String = shipped
+        .lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(rest)
+                if (rest.starts_with("[[auth.token")
+                    || rest.starts_with("issuer")
+                    || rest.starts_with("base_path")
+                    || rest.starts_with("audience")) =>
+            {
+                rest
+            }
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let c = Config::load(Some(file(&sample).path())).unwrap();
+    assert_eq!(c.auth.token_issuers.len(), 1, "{sample}");
+    assert_eq!(c.auth.token_issuers[0].base_path, "/atlas");
+}
