@@ -142,6 +142,8 @@ pub async fn run(mut p: DataParams, job: Job, ctl: Arc<TransferCtl>) -> Outcome 
         }
     };
     let data_peer = conn.tcp().peer_addr().ok();
+    // MODE S uses one connection: the passive listener (and its per-client slot) can go.
+    p.setup = DataSetup::None;
     ctl.register_socket(conn.tcp());
     let (ascii, control) = (p.ascii, p.control);
     let result = match conn {
