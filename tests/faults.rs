@@ -294,7 +294,11 @@ fn full_disk_answers_452_and_frees_the_space() {
     let Some(disk) = SmallDisk::mount(&g.data(), "8m") else {
         return;
     };
-    g.launch("[auth]\nanonymous = \"write\"\n", &[]);
+    // max_file_size above the disk: the MODE E upload must meet ENOSPC, not the bound.
+    g.launch(
+        "[auth]\nanonymous = \"write\"\n[gridftp]\nmax_file_size = 1073741824\n",
+        &[],
+    );
     let free_before = disk.available();
     let big = vec![7u8; 16 << 20];
     let mut f = Ftp::connect(g.ftp);
@@ -505,4 +509,69 @@ fn transfer_cut_at_shutdown_grace_is_logged() {
             .any(|l| l.contains("verb=\"RETR\"") && l.contains("result=\"aborted\"")),
         "no transfer-log line for the cut RETR: {log:#?}"
     );
+}
+
+/// Issue 16 item 1 under FTPS: curl downloads over TLS (PROT P) that read 1 kB/s, more
+/// than the blocking pool has threads, and a LIST from another client still answers at
+/// once (the TLS data channel is driven by readiness too).
+#[test]
+fn slow_ftps_readers_do_not_pin_the_blocking_pool() {
+    if !require_tool("curl") {
+        return;
+    }
+    let g = Griddock::start("[limits]\nblocking_threads = 4\n");
+    random_file(&g.data().join("big"), 32 << 20, 6);
+    let cacert = g.cert();
+    let mut slow = Children(Vec::new());
+    for _ in 0..6 {
+        slow.0.push(
+            std::process::Command::new("curl")
+                .args(["-s", "--ssl-reqd", "--cacert"])
+                .arg(&cacert)
+                .args(["--limit-rate", "1k", "-o", "/dev/null"])
+                .arg(g.url("big"))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    // Wait until all six transfers are running.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while g.log().matches("command=Retr(").count() < 6 {
+        assert!(
+            Instant::now() < deadline,
+            "the slow downloads never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x@y");
+    let addr = f.pasv();
+    let mut data = TcpStream::connect(addr).unwrap();
+    assert_eq!(f.cmd("LIST").0, 150);
+    let mut listing = String::new();
+    data.read_to_string(&mut listing).unwrap();
+    assert_eq!(f.reply().0, 226);
+    assert!(listing.contains("big"), "{listing}");
+    let took = started.elapsed();
+    drop(slow);
+    assert!(
+        took < Duration::from_secs(3),
+        "LIST took {took:?} behind slow FTPS readers"
+    );
+}
+
+/// Child processes killed when dropped (also when the test fails).
+struct Children(Vec<std::process::Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }

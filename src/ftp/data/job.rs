@@ -147,7 +147,12 @@ pub async fn run(mut p: DataParams, job: Job, ctl: Arc<TransferCtl>) -> Outcome 
     ctl.register_socket(conn.tcp());
     let (ascii, control) = (p.ascii, p.control);
     let result = match conn {
-        DataConn::Plain(sock) => run_clear(sock, job, ascii, control, p.timeout, &ctl).await,
+        DataConn::Plain(sock) => run_ready(sock, None, job, ascii, control, p.timeout, &ctl).await,
+        DataConn::Tls(tls) => {
+            let rustls::StreamOwned { conn, sock } = *tls;
+            let tls = Some(Box::new(conn));
+            run_ready(sock, tls, job, ascii, control, p.timeout, &ctl).await
+        }
         conn => {
             let worker = Arc::clone(&ctl);
             let joined =
@@ -226,29 +231,36 @@ fn execute(
     .map_err(TransferError::from_io)
 }
 
-/// A MODE S transfer on a clear socket, readiness-driven (`ready`): a peer that stops
-/// reading or writing holds no thread and is cut after `timeout` without progress.
-async fn run_clear(
+/// A MODE S transfer on a clear or FTPS socket, readiness-driven (`ready`): a peer that
+/// stops reading or writing holds no thread and is cut after `timeout` without progress.
+async fn run_ready(
     sock: std::net::TcpStream,
+    tls: Option<Box<rustls::ServerConnection>>,
     job: Job,
     ascii: bool,
     control: Option<OwnedFd>,
     timeout: Duration,
     ctl: &Arc<TransferCtl>,
 ) -> Result<(), TransferError> {
-    use super::stream::{ReceiveTask, SendBytesTask, SendTask};
+    use super::stream_tasks::{Chunks, FileSink, ReceiveTask, SendTask};
     let driver = Driver::new(sock, timeout).map_err(TransferError::Data)?;
     let sent = match job {
         Job::Send { file, segments, .. } => {
             let offset = segments.first().map_or(0, |s| s.0);
-            let end = segments.last().map_or(0, |s| s.1);
-            let task = SendTask::new(file, offset, end - offset, ascii);
+            let len = segments.last().map_or(0, |s| s.1) - offset;
+            let task = match (&tls, ascii) {
+                (None, false) => SendTask::sendfile(file, offset, len),
+                _ => SendTask::chunks(Chunks::file(file, offset, len, ascii), tls),
+            };
             driver.drive(task, ctl).await
         }
-        Job::Listing(data) => driver.drive(SendBytesTask::new(data), ctl).await,
+        Job::Listing(data) => {
+            let task = SendTask::chunks(Chunks::Bytes { data, pos: 0 }, tls);
+            driver.drive(task, ctl).await
+        }
         Job::Receive { upload, .. } => {
             let file = upload.file().try_clone().map_err(TransferError::Data)?;
-            let task = ReceiveTask::new(file, upload.offset(), ascii);
+            let task = ReceiveTask::new(FileSink::new(file, upload.offset(), ascii), tls);
             let received = driver.drive(task, ctl).await;
             let worker = Arc::clone(ctl);
             return tokio::task::spawn_blocking(move || {
@@ -258,7 +270,7 @@ async fn run_clear(
             .unwrap_or_else(|e| Err(worker_failed(e)));
         }
     };
-    // End of file in stream mode: half-close (RFC 959 §3.3).
+    // End of file in stream mode: half-close (RFC 959 §3.3), after TLS close_notify.
     sent.and_then(|_| driver.socket().shutdown(std::net::Shutdown::Write))
         .map_err(TransferError::from_io)
 }

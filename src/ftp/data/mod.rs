@@ -11,6 +11,7 @@ pub mod policy;
 pub mod ready;
 pub mod setup;
 pub mod stream;
+mod stream_tasks;
 
 use std::io;
 use std::net::TcpStream;
