@@ -154,7 +154,7 @@ fn zero_config_serves_data_read_only_with_a_self_signed_certificate() {
     let ports = Griddock::prepare();
     let (ftp, http, (lo, hi)) = (ports.ftp.port(), ports.http.port(), ports.passive);
     // Only the ports differ from the built-in defaults (2121 may be busy on this host).
-    let mut child = Command::new(Griddock::bin())
+    let child = Command::new(Griddock::bin())
         .arg("serve")
         .current_dir(dir.path())
         .env("GRIDDOCK_FTP__LISTEN", format!("127.0.0.1:{ftp}"))
@@ -166,6 +166,7 @@ fn zero_config_serves_data_read_only_with_a_self_signed_certificate() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let mut child = common::Reaped(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !matches!(
         common::http_get(([127, 0, 0, 1], http).into(), "/readyz"),
@@ -182,9 +183,10 @@ fn zero_config_serves_data_read_only_with_a_self_signed_certificate() {
     assert!(feat.contains(" AUTH TLS"), "{feat}");
     assert!(dir.path().join("state/tls/selfsigned.crt").exists());
     let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let status = child.wait_for(Duration::from_secs(10));
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "exit after SIGTERM");
 }
 
 #[test]

@@ -19,6 +19,12 @@ fn escape_fixture() -> (Griddock, PathBuf) {
     let secret = g.dir.path().join("secret");
     std::fs::create_dir_all(secret.join("sub")).unwrap();
     std::fs::write(secret.join("passwd"), b"TOPSECRET").unwrap();
+    // Every target an escape names exists outside the root, so what refuses it is the
+    // confinement, never mere absence.
+    std::fs::create_dir_all(secret.join("sub/deeper")).unwrap();
+    for f in ["newfile", "sub/x", "sub/new"] {
+        std::fs::write(secret.join(f), b"TOPSECRET").unwrap();
+    }
     let d = g.data();
     std::fs::create_dir_all(d.join("pub")).unwrap();
     std::fs::write(d.join("pub/ok.txt"), b"public").unwrap();
@@ -101,30 +107,84 @@ const VERBS: &[(&str, &str)] = &[
     ("", "MLST {}"),
     ("", "STAT {}"),
     ("", "SITE CHMOD 0777 {}"),
+    ("", "CKSM MD5 0 -1 {}"),
 ];
+
+/// The GridFTP port's own path-taking verbs, on top of [`VERBS`].
+const GRIDFTP_VERBS: &[(&str, &str)] = &[("PASV", "ERET P 0 6 {}"), ("PASV", "ESTO A 0 {}")];
+
+/// The exact refusal an escape attempt gets: always 550, with the text saying why. An
+/// escape through a symlink is refused by the confinement ("Permission denied"); griddock's
+/// internal names and backslashes by the name check; everything else (`..` is resolved
+/// lexically at the root, so `../secret` is `/secret` inside it) names nothing there.
+fn expected_refusal(path: &str) -> &'static str {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let first = parts.first().copied().unwrap_or("");
+    let via_symlink = ["abs", "rel", "chain"].contains(&first)
+        || (first == "pub" && parts.get(1) == Some(&"up2"));
+    if path.contains('\\') {
+        "550 Invalid path: backslash in name"
+    } else if path.contains(".griddock-") {
+        "550 Invalid path: reserved name"
+    } else if via_symlink {
+        "550 Permission denied"
+    } else {
+        "550 No such file or directory"
+    }
+}
 
 #[test]
 fn path_escapes_refused_on_every_verb() {
     let (g, secret) = escape_fixture();
     let before = snapshot(&secret);
-    let mut f = Ftp::connect(g.ftp);
-    f.login("anonymous", "x@y");
     let mut attempts = 0;
-    for (setup, verb) in VERBS {
-        for path in ESCAPES {
-            if !setup.is_empty() {
-                let (c, t) = f.cmd(setup);
-                assert!(c < 400, "{setup}: {t}");
+    let mut wrong = Vec::new();
+    let gridftp_verbs: Vec<_> = VERBS.iter().chain(GRIDFTP_VERBS).collect();
+    // Both ports, each with write access (anonymous = "write"), so write verbs meet the
+    // confinement, not a permission check.
+    for (port, verbs) in [("ftp", VERBS.iter().collect()), ("gridftp", gridftp_verbs)] {
+        let mut f = Ftp::connect(if port == "ftp" { g.ftp } else { g.gridftp });
+        f.login("anonymous", "x@y");
+        for (setup, verb) in verbs {
+            for path in ESCAPES {
+                if !setup.is_empty() {
+                    let (c, t) = f.cmd(setup);
+                    assert!(c < 400, "{setup}: {t}");
+                }
+                let line = verb.replace("{}", path);
+                let (code, text) = f.cmd(&line);
+                attempts += 1;
+                let want = expected_refusal(path);
+                if !(code == 550 && text.starts_with(want)) {
+                    wrong.push(format!(
+                        "{port}: {line} → {} (want {want})",
+                        text.trim_end()
+                    ));
+                }
+                assert!(!text.contains("TOPSECRET"));
+                assert_eq!(f.code("CWD /"), 250, "session still sane after {line}");
             }
-            let line = verb.replace("{}", path);
-            let (code, text) = f.cmd(&line);
-            attempts += 1;
-            assert!((500..600).contains(&code), "{line} → {text}");
-            assert!(!text.contains("TOPSECRET"));
-            assert_eq!(f.code("CWD /"), 250, "session still sane after {line}");
         }
     }
-    assert!(attempts >= 30 * VERBS.len(), "{attempts}");
+    assert!(
+        wrong.is_empty(),
+        "{} wrong refusals:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    assert!(
+        attempts >= 30 * (2 * VERBS.len() + GRIDFTP_VERBS.len()),
+        "{attempts}"
+    );
     assert_eq!(
         before,
         snapshot(&secret),
@@ -274,23 +334,93 @@ fn bad_input_gets_clear_replies_and_never_kills_the_server() {
     assert!(!g.log().contains("panicked"), "{}", g.log());
 }
 
+/// Waits (bounded) until a file in `dir` whose name starts with `prefix` and ends with
+/// `suffix` holds at least `len` bytes; returns its path.
+fn wait_for_upload_file(dir: &Path, prefix: &str, suffix: &str, len: u64) -> PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(prefix)
+                && name.ends_with(suffix)
+                && e.metadata().is_ok_and(|m| m.len() >= len)
+            {
+                return e.path();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {prefix}…{suffix} with {len} bytes in {}",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 #[test]
 fn killed_upload_leaves_no_final_name_and_completed_one_appears_atomically() {
     let g = Griddock::start("[auth]\nanonymous = \"write\"\n");
     // Killed client: data and control vanish together mid-upload.
+    let whole = pseudo_random(2 << 20, 11);
     let mut f = Ftp::connect(g.ftp);
     f.login("anonymous", "x");
     let addr = f.pasv();
     let mut data = TcpStream::connect(addr).unwrap();
     assert_eq!(f.cmd("STOR killed.bin").0, 150);
-    data.write_all(&vec![1u8; 1 << 20]).unwrap();
+    data.write_all(&whole[..1 << 20]).unwrap();
+    // The server has the whole MiB before the client dies (else it may keep nothing).
+    wait_for_upload_file(&g.data(), ".griddock-tmp.", ".killed.bin", 1 << 20);
     drop(f);
     drop(data);
-    std::thread::sleep(Duration::from_millis(500));
+    // Bounded: once the server has kept the part, the upload is over for it; only then
+    // is the final name's absence a result and not a race.
+    let part = g.data().join(".griddock-part.killed.bin");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !part.exists() {
+        assert!(Instant::now() < deadline, "no part file:\n{}", g.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(
         !g.data().join("killed.bin").exists(),
         "killed upload visible under its final name"
     );
+
+    // REST n + STOR over the wire: the client resumes at what the server kept (it holds
+    // at most what was sent) and the result is byte-identical.
+    let kept = std::fs::metadata(&part).unwrap().len() as usize;
+    assert!(kept > 0 && kept <= 1 << 20, "part holds {kept}");
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    let addr = f.pasv();
+    let mut data = TcpStream::connect(addr).unwrap();
+    let (c, t) = f.cmd(&format!("REST {kept}"));
+    assert_eq!(c, 350, "{t}");
+    assert_eq!(f.cmd("STOR killed.bin").0, 150);
+    data.write_all(&whole[kept..]).unwrap();
+    drop(data);
+    assert_eq!(f.reply().0, 226);
+    assert!(
+        std::fs::read(g.data().join("killed.bin")).unwrap() == whole,
+        "resumed upload differs"
+    );
+    assert!(!part.exists(), "part file left after the resume");
+    // A restart offset beyond the part is refused, never a hole.
+    assert_eq!(f.code("REST 999999999"), 350);
+    f.pasv();
+    let (c, t) = f.cmd("STOR other.bin");
+    assert!(c == 554 || c == 550, "REST past the end: {t}");
 
     // Completed upload: invisible while in flight, complete once 226 arrives.
     let mut f = Ftp::connect(g.ftp);
@@ -299,7 +429,9 @@ fn killed_upload_leaves_no_final_name_and_completed_one_appears_atomically() {
     let mut data = TcpStream::connect(addr).unwrap();
     assert_eq!(f.cmd("STOR done.bin").0, 150);
     data.write_all(&vec![2u8; 3 << 20]).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // All 3 MiB are in the temporary file, the data connection still open: the final
+    // name must not exist yet.
+    wait_for_upload_file(&g.data(), ".griddock-tmp.", ".done.bin", 3 << 20);
     assert!(
         !g.data().join("done.bin").exists(),
         "partial upload visible"
@@ -310,12 +442,16 @@ fn killed_upload_leaves_no_final_name_and_completed_one_appears_atomically() {
         std::fs::read(g.data().join("done.bin")).unwrap().len(),
         3 << 20
     );
-    let names: Vec<String> = std::fs::read_dir(g.data())
+    let mut names: Vec<String> = std::fs::read_dir(g.data())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| !n.starts_with(".griddock-"))
         .collect();
-    assert_eq!(names, vec!["done.bin".to_string()]);
+    names.sort();
+    assert_eq!(
+        names,
+        vec!["done.bin".to_string(), "killed.bin".to_string()]
+    );
     // The aborted one is kept only as a hidden resumable part, and listings hide it.
     let (code, listing) = {
         let addr = f.pasv();
@@ -325,7 +461,50 @@ fn killed_upload_leaves_no_final_name_and_completed_one_appears_atomically() {
         data.read_to_string(&mut s).unwrap();
         (f.reply().0, s)
     };
-    assert_eq!((code, listing.trim()), (226, "done.bin"));
+    let mut listed: Vec<&str> = listing.lines().map(str::trim).collect();
+    listed.sort();
+    assert_eq!((code, listed), (226, vec!["done.bin", "killed.bin"]));
+}
+
+/// The server itself dies (`kill -9`) in the middle of an upload and is started again:
+/// the final name never appears, the crash's temporary file is not served or listed,
+/// and the same upload then succeeds whole.
+#[test]
+fn server_killed_during_an_upload_restarts_clean() {
+    let mut g = Griddock::start("[auth]\nanonymous = \"write\"\n");
+    let whole = pseudo_random(3 << 20, 12);
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    let addr = f.pasv();
+    let mut data = TcpStream::connect(addr).unwrap();
+    assert_eq!(f.cmd("STOR crash.bin").0, 150);
+    data.write_all(&whole[..1 << 20]).unwrap();
+    let tmp = wait_for_upload_file(&g.data(), ".griddock-tmp.", ".crash.bin", 1 << 20);
+    let (ok, out) =
+        common::run(std::process::Command::new("kill").args(["-KILL", &g.pid().to_string()]));
+    assert!(ok, "{out}");
+    drop((f, data));
+    g.restart(&[]);
+    assert!(
+        !g.data().join("crash.bin").exists(),
+        "crashed upload visible"
+    );
+    assert!(
+        tmp.exists(),
+        "a fresh temporary file is kept (swept after stale_upload_age)"
+    );
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    assert_eq!(f.code("SIZE crash.bin"), 550);
+    let name = tmp.file_name().unwrap().to_str().unwrap().to_string();
+    f.pasv();
+    assert_eq!(
+        f.code(&format!("RETR {name}")),
+        550,
+        "temporary file addressable"
+    );
+    assert_eq!(f.stor("crash.bin", &whole), 226);
+    assert!(std::fs::read(g.data().join("crash.bin")).unwrap() == whole);
 }
 
 #[test]
