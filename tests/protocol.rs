@@ -237,10 +237,17 @@ fn logins_wrong_password_limit_and_users_file_reload() {
     let mut f = Ftp::connect(g.ftp);
     assert_eq!(f.code("RETR x"), 530, "commands before login");
     assert_eq!(f.code("USER anonymous"), 331);
+    // Every failed login is answered after failed_login_delay (200 ms), not at once.
+    let t0 = Instant::now();
     assert_eq!(f.code("PASS a@b"), 530, "anonymous is off");
     assert_eq!(f.code("USER alice"), 331);
     let (c, t) = f.cmd("PASS wrong");
+    let took = t0.elapsed();
     assert_eq!(c, 421, "second failure closes: {t}");
+    assert!(
+        took >= Duration::from_millis(390) && took < Duration::from_secs(3),
+        "two failed logins answered in {took:?} with a 200 ms delay each"
+    );
     assert!(f.is_closed());
     assert!(g.metric("griddock_login_failures_total{endpoint=\"ftp\"}") >= 2.0);
 
@@ -267,6 +274,187 @@ fn logins_wrong_password_limit_and_users_file_reload() {
         }
         assert!(Instant::now() < deadline, "bob never got in:\n{}", g.log());
         std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Bob removed and alice's password changed: the old password and bob are refused,
+    // the new password works, all without a restart.
+    std::fs::write(&tmp, user_entry("alice", "new secret", "read-write")).unwrap();
+    std::fs::rename(&tmp, &users).unwrap();
+    let try_login = |user: &str, pass: &str| {
+        let mut f = Ftp::connect(g.ftp);
+        f.cmd(&format!("USER {user}"));
+        f.code(&format!("PASS {pass}"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while try_login("alice", "new secret") != 230 {
+        assert!(
+            Instant::now() < deadline,
+            "new password never worked:\n{}",
+            g.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        try_login("alice", "wonder land"),
+        530,
+        "old password still works"
+    );
+    assert_eq!(
+        try_login("bob", "builder"),
+        530,
+        "removed user still logs in"
+    );
+}
+
+/// TYPE A (RFC 959 §3.1.1.1) both ways: CRLF on the wire, the file's own line ends on
+/// disk; TYPE I sends the bytes unchanged.
+#[test]
+fn type_a_converts_line_ends_both_ways() {
+    let g = Griddock::start("[auth]\nanonymous = \"write\"\n");
+    std::fs::write(g.data().join("unix.txt"), b"one\ntwo\n\nthree").unwrap();
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    assert_eq!(f.code("TYPE A"), 200);
+    assert_eq!(
+        f.retr("unix.txt"),
+        (226, b"one\r\ntwo\r\n\r\nthree".to_vec())
+    );
+    assert_eq!(f.stor("up.txt", b"a\r\nb\r\n\r\nc"), 226);
+    assert_eq!(
+        std::fs::read(g.data().join("up.txt")).unwrap(),
+        b"a\nb\n\nc"
+    );
+    assert_eq!(f.code("TYPE I"), 200);
+    assert_eq!(f.retr("unix.txt"), (226, b"one\ntwo\n\nthree".to_vec()));
+}
+
+/// ABOR while a download is running: 426 for the transfer, then 226 for ABOR, the data
+/// connection closed, and the session still works.
+#[test]
+fn abor_mid_transfer() {
+    let g = Griddock::start("[auth]\nanonymous = \"read\"\n");
+    common::random_file(&g.data().join("big.bin"), 64 << 20, 9);
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    let addr = f.pasv();
+    let mut data = TcpStream::connect(addr).unwrap();
+    assert_eq!(f.cmd("RETR big.bin").0, 150);
+    // Read a little, then stop reading: the transfer is stuck on a full socket.
+    let mut buf = vec![0u8; 64 << 10];
+    data.read_exact(&mut buf).unwrap();
+    let (c, t) = f.cmd("ABOR");
+    assert_eq!(
+        (c, t.trim_end()),
+        (426, "426 Connection closed; transfer aborted.")
+    );
+    let (c, t) = f.reply();
+    assert_eq!((c, t.trim_end()), (226, "226 ABOR command successful."));
+    data.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let closed = match data.read_to_end(&mut rest) {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(
+        closed && rest.len() < 64 << 20,
+        "data connection kept after ABOR"
+    );
+    assert_eq!(f.code("NOOP"), 200);
+    assert_eq!(
+        f.retr("big.bin").1.len(),
+        64 << 20,
+        "next transfer after ABOR"
+    );
+}
+
+/// `limits.idle_timeout`: a logged-in session that sends nothing gets 421 and is closed.
+#[test]
+fn idle_sessions_time_out() {
+    let g = Griddock::start("[auth]\nanonymous = \"read\"\n[limits]\nidle_timeout = \"1s\"\n");
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    let t0 = Instant::now();
+    let (c, t) = f.reply();
+    let took = t0.elapsed();
+    assert_eq!(
+        (c, t.trim_end()),
+        (421, "421 Timeout, closing control connection.")
+    );
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "idle timeout after {took:?}"
+    );
+    assert!(f.is_closed());
+    // An active session is not cut: NOOPs every 400 ms for 2 s.
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(f.code("NOOP"), 200);
+    }
+}
+
+/// IPv6 end to end: both listeners on [::1], EPSV data connections over IPv6.
+#[test]
+fn ipv6_loopback_end_to_end() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        common::missing_peer("IPv6 loopback ([::1])", "enable IPv6 on lo");
+        return;
+    }
+    let port = || {
+        std::net::TcpListener::bind("[::1]:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (ftp, gridftp) = (port(), port());
+    let ftp_s = format!("[::1]:{ftp}");
+    let grid_s = format!("[::1]:{gridftp}");
+    let g = Griddock::start_with_env(
+        "[auth]\nanonymous = \"write\"\n",
+        &[
+            ("GRIDDOCK_FTP__LISTEN", ftp_s.as_str()),
+            ("GRIDDOCK_GRIDFTP__LISTEN", grid_s.as_str()),
+        ],
+    );
+    std::fs::write(g.data().join("f"), b"over six").unwrap();
+    for addr in [&ftp_s, &grid_s] {
+        let s = TcpStream::connect(addr.as_str()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        let mut line = |cmd: &str| {
+            use std::io::BufRead;
+            if !cmd.is_empty() {
+                write!(w, "{cmd}\r\n").unwrap();
+            }
+            let mut l = String::new();
+            r.read_line(&mut l).unwrap();
+            while l.as_bytes().get(3) == Some(&b'-') {
+                let mut more = String::new();
+                r.read_line(&mut more).unwrap();
+                if more.len() >= 4 && more.as_bytes()[3] == b' ' && more[..3] == l[..3] {
+                    l = more;
+                }
+            }
+            l
+        };
+        assert!(line("").starts_with("220"), "banner on {addr}");
+        assert!(line("USER anonymous").starts_with("331"));
+        assert!(line("PASS x").starts_with("230"));
+        let epsv = line("EPSV");
+        assert!(epsv.starts_with("229"), "{epsv}");
+        let p: u16 = epsv.split('|').nth(3).unwrap().parse().unwrap();
+        let mut data = TcpStream::connect(("::1", p)).unwrap();
+        assert!(line("RETR f").starts_with("150"));
+        let mut got = Vec::new();
+        data.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"over six", "{addr}");
+        assert!(line("").starts_with("226"));
+        let peer = data.peer_addr().unwrap();
+        assert!(peer.is_ipv6(), "{peer}");
     }
 }
 

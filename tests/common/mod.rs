@@ -8,6 +8,7 @@ pub mod pebble;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -527,8 +528,10 @@ impl Vsftpd {
         ) + extra;
         let conf_path = dir.path().join("vsftpd.conf");
         std::fs::write(&conf_path, conf).unwrap();
+        // Its own process group: vsftpd forks a child per session, and Drop kills them all.
         let child = Command::new("vsftpd")
             .arg(&conf_path)
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -556,6 +559,11 @@ impl Vsftpd {
 
 impl Drop for Vsftpd {
     fn drop(&mut self) {
+        // The whole group (the listener and its per-session children), by its id.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
