@@ -209,6 +209,26 @@ fn gsi_refusals_are_clear() {
         "limited proxy write: {out}"
     );
     assert!(!g.data().join("limited.bin").exists());
+
+    // With limited_proxy_write = true the same limited proxy may write.
+    let w = Griddock::start_with_env(
+        &format!(
+            "[tls]\nsource = \"files\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
+             [auth]\nanonymous = \"off\"\ngridmap_file = \"{}\"\nx509_cert_dir = \"{}\"\n\
+             limited_proxy_write = true\n",
+            fx.path("host/hostcert.pem").display(),
+            fx.path("host/hostkey.pem").display(),
+            fx.path("grid-mapfile").display(),
+            fx.path("certificates").display(),
+        ),
+        &[],
+    );
+    let (ok, out) = guc(&fx, "limited", &[&src, &gsi_url(&w, "limited.bin")]);
+    assert!(ok, "limited proxy write allowed: {out}\n{}", w.log());
+    assert_eq!(
+        std::fs::read(w.data().join("limited.bin")).unwrap(),
+        b"data"
+    );
 }
 
 /// Garbage and truncated ADAT tokens get a 530, and the session survives them. Needs no
