@@ -91,7 +91,15 @@ fn http01_issues_a_verifiable_certificate_and_restart_reuses_it() {
     // Restart: stored account and certificate are used, nothing is ordered.
     let orders_before = p.log().matches("There are now").count();
     g.restart(&[]);
-    std::thread::sleep(Duration::from_secs(1));
+    // Bounded: once the renewal loop has decided to wait, nothing will be ordered.
+    assert!(
+        g.wait_log(
+            "certificate current; waiting to renew",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        g.log()
+    );
     let log = g.log();
     assert!(log.contains("certificate installed"), "{log}");
     assert!(

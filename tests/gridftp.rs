@@ -285,8 +285,13 @@ fn markers_every_interval_from_the_receiving_side() {
     );
 
     // MODE E upload from a slow producer: markers carry the ranges written so far.
-    let mut child = Command::new("globus-url-copy")
+    // (coreutils timeout: a hung client fails the test instead of hanging the suite.)
+    let mut child = Command::new("timeout")
         .args([
+            "-k",
+            "5",
+            "120",
+            "globus-url-copy",
             "-dbg",
             "-p",
             "2",
