@@ -1,9 +1,28 @@
 #!/usr/bin/env bash
 # The whole griddock test suite: installs the real peers it needs from Debian when they
 # are missing, checks formatting and lints, then runs every test (unit + integration with
-# curl, lftp and vsftpd). Usage: ./scripts/test.sh [extra cargo test args]
+# curl, lftp and vsftpd). Usage: ./scripts/test.sh [--allow-skips] [extra cargo test args]
+#
+# A missing peer FAILS its test (GRIDDOCKTEST_STRICT=1). To let such tests skip instead,
+# pass --allow-skips or set GRIDDOCKTEST_ALLOW_SKIPS=1; every skip is listed at the end
+# (from target/test-skips.log: cargo hides the stderr of passing tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+allow_skips="${GRIDDOCKTEST_ALLOW_SKIPS:-0}"
+args=()
+for a in "$@"; do
+  if [ "$a" = "--allow-skips" ]; then allow_skips=1; else args+=("$a"); fi
+done
+if [ "$allow_skips" = "1" ]; then
+  export GRIDDOCKTEST_STRICT=0
+  echo "test.sh: --allow-skips: tests whose peer is missing skip (listed at the end)"
+else
+  export GRIDDOCKTEST_STRICT=1
+  echo "test.sh: strict: a missing test peer fails its test (opt out: --allow-skips or GRIDDOCKTEST_ALLOW_SKIPS=1)"
+fi
+export GRIDDOCKTEST_SKIP_LOG="$PWD/target/test-skips.log"
+mkdir -p target && : >"$GRIDDOCKTEST_SKIP_LOG"
 
 # Debian packages providing the test peers (command → package).
 declare -A PEERS=(
@@ -16,6 +35,8 @@ declare -A PEERS=(
   [pebble]=pebble
   [unzip]=unzip
   [docker-compose]=docker-compose
+  [docker]=docker.io
+  [python3]=python3
   [globus-url-copy]=globus-gass-copy-progs
   [grid-proxy-init]=globus-proxy-utils
   [globus-gridftp-server]=globus-gridftp-server-progs
@@ -62,5 +83,15 @@ echo "test.sh: cargo fmt --check"
 cargo fmt --all -- --check
 echo "test.sh: cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
+echo "test.sh: cargo check of the fuzz targets (a separate workspace; running them needs nightly)"
+cargo check --manifest-path fuzz/Cargo.toml --bins
 echo "test.sh: cargo test"
-cargo test --locked "$@"
+status=0
+cargo test --locked ${args[@]+"${args[@]}"} || status=$?
+if [ -s "$GRIDDOCKTEST_SKIP_LOG" ]; then
+  echo "test.sh: SKIPPED ($(wc -l <"$GRIDDOCKTEST_SKIP_LOG") tests, peers missing):"
+  sed 's/^/  /' "$GRIDDOCKTEST_SKIP_LOG"
+else
+  echo "test.sh: no test skipped"
+fi
+exit "$status"

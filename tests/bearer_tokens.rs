@@ -3,6 +3,8 @@
 //! document and JWK Set on loopback with a certificate from a test CA made here (rcgen),
 //! and griddock's HttpsKeySource must trust it only through `ca_file`.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -14,19 +16,22 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 
 /// PyJWT and cryptography for /usr/bin/python3; missing under CI=true is a failure.
 fn python_jwt_available() -> bool {
+    python_has(
+        "import jwt, cryptography",
+        "python3-jwt and python3-cryptography",
+    )
+}
+
+/// Whether /usr/bin/python3 can `import_line`; missing is decided by the suite's one
+/// policy (`common::missing_peer`: a failure in strict mode).
+fn python_has(import_line: &str, what: &str) -> bool {
     let ok = Command::new("/usr/bin/python3")
-        .args(["-c", "import jwt, cryptography"])
+        .args(["-c", import_line])
         .stderr(Stdio::null())
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("python3-jwt / python3-cryptography missing (CI=true): run scripts/test.sh");
-        }
-        eprintln!("SKIP: python3-jwt or python3-cryptography not installed; run scripts/test.sh");
-    }
-    ok
+    ok || common::missing_peer(what, "run scripts/test.sh to install it")
 }
 
 struct Issuer {
@@ -161,19 +166,7 @@ async fn issuer_https_is_verified() {
 
 /// pymacaroons for /usr/bin/python3; missing under CI=true is a failure.
 fn pymacaroons_available() -> bool {
-    let ok = Command::new("/usr/bin/python3")
-        .args(["-c", "import pymacaroons"])
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("python3-pymacaroons missing (CI=true): run scripts/test.sh");
-        }
-        eprintln!("SKIP: python3-pymacaroons not installed; run scripts/test.sh");
-    }
-    ok
+    python_has("import pymacaroons", "python3-pymacaroons")
 }
 
 /// griddock's macaroons are libmacaroons V2: an independent implementation verifies them,

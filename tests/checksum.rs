@@ -60,6 +60,28 @@ fn cksm_matches_independent_implementations_and_follows_writes() {
         (code, text.trim().to_string()),
         (213, format!("213 {}", tool_hash("md5sum", &path)))
     );
+    // Rewritten in place: same inode, same size, only the mtime (and content) changes.
+    // The cache key's mtime is all that can tell the entry is stale.
+    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).unwrap());
+    {
+        use std::io::Write;
+        let mut w = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        w.write_all(b"NEW CONTENT").unwrap();
+        let later = std::fs::metadata(&path).unwrap().modified().unwrap()
+            + std::time::Duration::from_secs(7);
+        w.set_modified(later).unwrap();
+    }
+    let m = std::fs::metadata(&path).unwrap();
+    assert_eq!(
+        (std::os::unix::fs::MetadataExt::ino(&m), m.len()),
+        (ino, 11)
+    );
+    let (code, text) = f.cmd("CKSM MD5 0 -1 f.bin");
+    assert_eq!(
+        (code, text.trim().to_string()),
+        (213, format!("213 {}", tool_hash("md5sum", &path))),
+        "stale CKSM after an in-place rewrite (mtime not in the cache key?)"
+    );
     assert_eq!(f.code("CKSM CRC99 0 -1 f.bin"), 504);
     let (code, text) = f.cmd("CKSM ADLER32 0 -1 missing");
     assert!(code == 550 && text.contains("No such file"), "{text}");

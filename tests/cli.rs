@@ -145,6 +145,72 @@ fn sigterm_lets_a_running_transfer_finish_then_exits_zero() {
     assert!(started.elapsed() < Duration::from_secs(20));
 }
 
+/// A transfer that outlives `shutdown_grace` (a client that stopped reading) does not
+/// hold the process: SIGTERM exits 0 after the grace, saying so in the log.
+#[test]
+fn sigterm_grace_expiry_ends_a_stalled_transfer() {
+    let mut g = Griddock::start("shutdown_grace = \"1s\"\n");
+    common::random_file(&g.data().join("big"), 64 << 20, 3);
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    let addr = f.pasv();
+    let mut data = TcpStream::connect(addr).unwrap();
+    assert_eq!(f.cmd("RETR big").0, 150);
+    let mut first = vec![0u8; 1 << 20];
+    data.read_exact(&mut first).unwrap();
+    let t0 = Instant::now();
+    let status = g
+        .terminate(Duration::from_secs(10))
+        .expect("griddock still running 10 s after SIGTERM with a 1 s grace");
+    let took = t0.elapsed();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "exited {took:?} after SIGTERM with a 1 s grace"
+    );
+    assert!(
+        g.log()
+            .contains("shutdown grace expired with transfers still running"),
+        "{}",
+        g.log()
+    );
+}
+
+/// `log_format = "json"`: every log line is one JSON object, and the transfer log line
+/// carries its fields as JSON values.
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let g = Griddock::start("log_format = \"json\"\n[auth]\nanonymous = \"read\"\n");
+    std::fs::write(g.data().join("f"), b"12345").unwrap();
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    assert_eq!(f.retr("f"), (226, b"12345".to_vec()));
+    assert!(
+        g.wait_log("griddock::xferlog", Duration::from_secs(5)),
+        "{}",
+        g.log()
+    );
+    let mut transfers = 0;
+    for line in g.log().lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            v.get("level").is_some() && v.get("timestamp").is_some(),
+            "{line}"
+        );
+        if v["target"] == "griddock::xferlog" {
+            transfers += 1;
+            assert_eq!(v["bytes"], 5, "{line}");
+            assert_eq!(
+                (&v["verb"], &v["message"]),
+                (&"RETR".into(), &"transfer".into()),
+                "{line}"
+            );
+        }
+    }
+    assert_eq!(transfers, 1);
+}
+
 #[test]
 fn zero_config_serves_data_read_only_with_a_self_signed_certificate() {
     let dir = tempfile::tempdir().unwrap();
@@ -154,7 +220,7 @@ fn zero_config_serves_data_read_only_with_a_self_signed_certificate() {
     let ports = Griddock::prepare();
     let (ftp, http, (lo, hi)) = (ports.ftp.port(), ports.http.port(), ports.passive);
     // Only the ports differ from the built-in defaults (2121 may be busy on this host).
-    let mut child = Command::new(Griddock::bin())
+    let child = Command::new(Griddock::bin())
         .arg("serve")
         .current_dir(dir.path())
         .env("GRIDDOCK_FTP__LISTEN", format!("127.0.0.1:{ftp}"))
@@ -166,6 +232,7 @@ fn zero_config_serves_data_read_only_with_a_self_signed_certificate() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let mut child = common::Reaped(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !matches!(
         common::http_get(([127, 0, 0, 1], http).into(), "/readyz"),
@@ -182,9 +249,10 @@ fn zero_config_serves_data_read_only_with_a_self_signed_certificate() {
     assert!(feat.contains(" AUTH TLS"), "{feat}");
     assert!(dir.path().join("state/tls/selfsigned.crt").exists());
     let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let status = child.wait_for(Duration::from_secs(10));
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "exit after SIGTERM");
 }
 
 #[test]

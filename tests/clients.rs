@@ -15,8 +15,10 @@ fn curl(args: &[&str]) -> (bool, String) {
         .args(args))
 }
 
+/// lftp with bounded retries and timeouts (its defaults retry 1000 times).
 fn lftp(script: &str) -> (bool, String) {
-    run(Command::new("lftp").args(["-c", script]))
+    let script = format!("set net:max-retries 2; set net:timeout 10; {script}");
+    run(Command::new("lftp").args(["-c", &script]))
 }
 
 const WRITABLE: &str = "[auth]\nanonymous = \"write\"\n";
@@ -72,6 +74,91 @@ fn curl_plain_and_ftps_round_trip() {
     assert!(!ok, "curl accepted an untrusted certificate");
 }
 
+/// `[ftp] tls = "required"`: curl and lftp over FTPS download and upload; a clear-text
+/// login is refused with the exact reply (curl without TLS fails on it), and a
+/// TLS-protected login with clear data (curl --ftp-ssl-control) moves no data.
+#[test]
+fn tls_required_on_the_ftp_port() {
+    if !require_tool("curl") || !require_tool("lftp") {
+        return;
+    }
+    let g = Griddock::start("[ftp]\ntls = \"required\"\n[auth]\nanonymous = \"write\"\n");
+    random_file(&g.data().join("src.bin"), 1_000_003, 3);
+    let want = sha256(&g.data().join("src.bin"));
+    let cacert = g.cert().display().to_string();
+    let out = g.dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+
+    let dl = out.join("tls.bin");
+    let (ok, log) = curl(&[
+        "--ssl-reqd",
+        "--cacert",
+        &cacert,
+        "-o",
+        dl.to_str().unwrap(),
+        &g.url("src.bin"),
+    ]);
+    assert!(ok, "FTPS download: {log}");
+    assert_eq!(sha256(&dl), want);
+    let src = g.data().join("src.bin");
+    let (ok, log) = curl(&[
+        "--ssl-reqd",
+        "--cacert",
+        &cacert,
+        "-T",
+        src.to_str().unwrap(),
+        &g.url("up-tls.bin"),
+    ]);
+    assert!(ok, "FTPS upload: {log}");
+    assert_eq!(sha256(&g.data().join("up-tls.bin")), want);
+    let script = format!(
+        "set ssl:ca-file {cacert}; set ftp:ssl-force yes; set ftp:ssl-allow-anonymous yes; \
+         set ftp:ssl-protect-data yes; \
+         get {} -o {}; put {} -o {}",
+        g.url("src.bin"),
+        out.join("lftp.bin").display(),
+        src.display(),
+        g.url("up-lftp.bin"),
+    );
+    let (ok, log) = lftp(&script);
+    assert!(ok, "lftp FTPS: {log}");
+    assert_eq!(sha256(&out.join("lftp.bin")), want);
+    assert_eq!(sha256(&g.data().join("up-lftp.bin")), want);
+
+    // Clear text: the login itself is refused, before any password is sent.
+    let mut f = common::ftp::Ftp::connect(g.ftp);
+    let (code, text) = f.cmd("USER anonymous");
+    assert_eq!(
+        (code, text.trim_end()),
+        (530, "530 TLS required: send AUTH TLS first.")
+    );
+    let (ok, log) = curl(&[
+        "-o",
+        out.join("plain.bin").to_str().unwrap(),
+        &g.url("src.bin"),
+    ]);
+    assert!(!ok && log.contains("530"), "plain curl: {log}");
+    assert!(!out.join("plain.bin").exists());
+    let (ok, log) = lftp(&format!(
+        "set ftp:ssl-allow no; put {} -o {}",
+        src.display(),
+        g.url("up-plain.bin")
+    ));
+    assert!(!ok, "plain lftp upload: {log}");
+    assert!(!g.data().join("up-plain.bin").exists());
+    // Protected login, clear data channel: refused before any data moves.
+    let (ok, log) = curl(&[
+        "--ftp-ssl-control",
+        "--cacert",
+        &cacert,
+        "-T",
+        src.to_str().unwrap(),
+        &g.url("up-clear-data.bin"),
+    ]);
+    assert!(!ok, "clear data under tls = required: {log}");
+    assert!(!g.data().join("up-clear-data.bin").exists());
+}
+
 #[test]
 fn lftp_plain_and_ftps_round_trip_and_mirror() {
     if !require_tool("lftp") {
@@ -109,7 +196,8 @@ fn lftp_plain_and_ftps_round_trip_and_mirror() {
         ("plain", "set ftp:ssl-allow no;"),
         (
             "tls",
-            "set ftp:ssl-force yes; set ftp:ssl-protect-data yes;",
+            "set ftp:ssl-force yes; set ftp:ssl-allow-anonymous yes; \
+         set ftp:ssl-protect-data yes;",
         ),
     ] {
         let script = format!(
@@ -132,7 +220,8 @@ fn lftp_plain_and_ftps_round_trip_and_mirror() {
     }
     // Mirror down, then up again under another name, both over FTPS.
     let script = format!(
-        "set ssl:ca-file {cacert}; set ftp:ssl-force yes; set ftp:ssl-protect-data yes; \
+        "set ssl:ca-file {cacert}; set ftp:ssl-force yes; set ftp:ssl-allow-anonymous yes; \
+         set ftp:ssl-protect-data yes; \
          open ftp://127.0.0.1:{port}; mirror tree {l}/down; mirror -R {l}/down up",
         l = local.display()
     );

@@ -205,8 +205,10 @@ fn fxp_between_two_containers() {
     if !require_tool("lftp") {
         return;
     }
-    let octet = 100 + std::process::id() % 100;
-    let subnet = format!("10.213.{octet}.0/24");
+    // A bridge network this test creates, in private space docker's default pools (and a
+    // corporate 10/8) are unlikely to use; nothing on it is reachable from elsewhere.
+    let octet = 200 + std::process::id() % 50;
+    let subnet = format!("172.31.{octet}.0/24");
     let net = Network(format!("griddock-fxp-{}", std::process::id()));
     docker_ok(&["network", "create", "--subnet", &subnet, &net.0]);
     let (da, db) = (volume(), volume());
@@ -237,8 +239,8 @@ fn fxp_between_two_containers() {
         ]);
         (c, port, gport)
     };
-    let (a, pa, ga) = start(&format!("10.213.{octet}.2"), &da);
-    let (b, pb, gb) = start(&format!("10.213.{octet}.3"), &db);
+    let (a, pa, ga) = start(&format!("172.31.{octet}.2"), &da);
+    let (b, pb, gb) = start(&format!("172.31.{octet}.3"), &db);
     for (c, p) in [(&a, pa), (&b, pb), (&a, ga), (&b, gb)] {
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
@@ -298,7 +300,7 @@ B:
     // The data went between the containers, not through the host.
     let logs = b.logs();
     assert!(
-        logs.matches(&format!("data_peer=10.213.{octet}.2:"))
+        logs.matches(&format!("data_peer=172.31.{octet}.2:"))
             .count()
             >= copies,
         "{logs}"

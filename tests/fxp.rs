@@ -16,7 +16,7 @@ const FXP_CONFIG: &str =
 
 fn fxp(src: &str, dst: &str, passive_source: bool) -> (bool, String) {
     let script = format!(
-        "set ftp:use-fxp yes; set ftp:fxp-force yes; set net:socket-bind-ipv4 127.0.0.3; \
+        "set net:max-retries 2; set net:timeout 10; set ftp:use-fxp yes; set ftp:fxp-force yes; set net:socket-bind-ipv4 127.0.0.3; \
          set ftp:ssl-allow no; set ftp:fxp-passive-source {}; set cmd:fail-exit yes; get {src} -o {dst}",
         if passive_source { "yes" } else { "no" }
     );

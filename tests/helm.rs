@@ -19,10 +19,7 @@ fn tools() -> Option<(PathBuf, PathBuf)> {
     if helm.exists() && validate.exists() {
         return Some((helm, validate));
     }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("helm tools missing (CI=true): run scripts/install-helm-tools.sh");
-    }
-    eprintln!("SKIP: helm tools missing; run scripts/install-helm-tools.sh");
+    common::missing_peer("helm tools", "run scripts/install-helm-tools.sh");
     None
 }
 

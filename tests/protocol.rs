@@ -19,6 +19,12 @@ fn escape_fixture() -> (Griddock, PathBuf) {
     let secret = g.dir.path().join("secret");
     std::fs::create_dir_all(secret.join("sub")).unwrap();
     std::fs::write(secret.join("passwd"), b"TOPSECRET").unwrap();
+    // Every target an escape names exists outside the root, so what refuses it is the
+    // confinement, never mere absence.
+    std::fs::create_dir_all(secret.join("sub/deeper")).unwrap();
+    for f in ["newfile", "sub/x", "sub/new"] {
+        std::fs::write(secret.join(f), b"TOPSECRET").unwrap();
+    }
     let d = g.data();
     std::fs::create_dir_all(d.join("pub")).unwrap();
     std::fs::write(d.join("pub/ok.txt"), b"public").unwrap();
@@ -101,30 +107,84 @@ const VERBS: &[(&str, &str)] = &[
     ("", "MLST {}"),
     ("", "STAT {}"),
     ("", "SITE CHMOD 0777 {}"),
+    ("", "CKSM MD5 0 -1 {}"),
 ];
+
+/// The GridFTP port's own path-taking verbs, on top of [`VERBS`].
+const GRIDFTP_VERBS: &[(&str, &str)] = &[("PASV", "ERET P 0 6 {}"), ("PASV", "ESTO A 0 {}")];
+
+/// The exact refusal an escape attempt gets: always 550, with the text saying why. An
+/// escape through a symlink is refused by the confinement ("Permission denied"); griddock's
+/// internal names and backslashes by the name check; everything else (`..` is resolved
+/// lexically at the root, so `../secret` is `/secret` inside it) names nothing there.
+fn expected_refusal(path: &str) -> &'static str {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let first = parts.first().copied().unwrap_or("");
+    let via_symlink = ["abs", "rel", "chain"].contains(&first)
+        || (first == "pub" && parts.get(1) == Some(&"up2"));
+    if path.contains('\\') {
+        "550 Invalid path: backslash in name"
+    } else if path.contains(".griddock-") {
+        "550 Invalid path: reserved name"
+    } else if via_symlink {
+        "550 Permission denied"
+    } else {
+        "550 No such file or directory"
+    }
+}
 
 #[test]
 fn path_escapes_refused_on_every_verb() {
     let (g, secret) = escape_fixture();
     let before = snapshot(&secret);
-    let mut f = Ftp::connect(g.ftp);
-    f.login("anonymous", "x@y");
     let mut attempts = 0;
-    for (setup, verb) in VERBS {
-        for path in ESCAPES {
-            if !setup.is_empty() {
-                let (c, t) = f.cmd(setup);
-                assert!(c < 400, "{setup}: {t}");
+    let mut wrong = Vec::new();
+    let gridftp_verbs: Vec<_> = VERBS.iter().chain(GRIDFTP_VERBS).collect();
+    // Both ports, each with write access (anonymous = "write"), so write verbs meet the
+    // confinement, not a permission check.
+    for (port, verbs) in [("ftp", VERBS.iter().collect()), ("gridftp", gridftp_verbs)] {
+        let mut f = Ftp::connect(if port == "ftp" { g.ftp } else { g.gridftp });
+        f.login("anonymous", "x@y");
+        for (setup, verb) in verbs {
+            for path in ESCAPES {
+                if !setup.is_empty() {
+                    let (c, t) = f.cmd(setup);
+                    assert!(c < 400, "{setup}: {t}");
+                }
+                let line = verb.replace("{}", path);
+                let (code, text) = f.cmd(&line);
+                attempts += 1;
+                let want = expected_refusal(path);
+                if !(code == 550 && text.starts_with(want)) {
+                    wrong.push(format!(
+                        "{port}: {line} → {} (want {want})",
+                        text.trim_end()
+                    ));
+                }
+                assert!(!text.contains("TOPSECRET"));
+                assert_eq!(f.code("CWD /"), 250, "session still sane after {line}");
             }
-            let line = verb.replace("{}", path);
-            let (code, text) = f.cmd(&line);
-            attempts += 1;
-            assert!((500..600).contains(&code), "{line} → {text}");
-            assert!(!text.contains("TOPSECRET"));
-            assert_eq!(f.code("CWD /"), 250, "session still sane after {line}");
         }
     }
-    assert!(attempts >= 30 * VERBS.len(), "{attempts}");
+    assert!(
+        wrong.is_empty(),
+        "{} wrong refusals:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    assert!(
+        attempts >= 30 * (2 * VERBS.len() + GRIDFTP_VERBS.len()),
+        "{attempts}"
+    );
     assert_eq!(
         before,
         snapshot(&secret),
@@ -177,10 +237,17 @@ fn logins_wrong_password_limit_and_users_file_reload() {
     let mut f = Ftp::connect(g.ftp);
     assert_eq!(f.code("RETR x"), 530, "commands before login");
     assert_eq!(f.code("USER anonymous"), 331);
+    // Every failed login is answered after failed_login_delay (200 ms), not at once.
+    let t0 = Instant::now();
     assert_eq!(f.code("PASS a@b"), 530, "anonymous is off");
     assert_eq!(f.code("USER alice"), 331);
     let (c, t) = f.cmd("PASS wrong");
+    let took = t0.elapsed();
     assert_eq!(c, 421, "second failure closes: {t}");
+    assert!(
+        took >= Duration::from_millis(390) && took < Duration::from_secs(3),
+        "two failed logins answered in {took:?} with a 200 ms delay each"
+    );
     assert!(f.is_closed());
     assert!(g.metric("griddock_login_failures_total{endpoint=\"ftp\"}") >= 2.0);
 
@@ -207,6 +274,187 @@ fn logins_wrong_password_limit_and_users_file_reload() {
         }
         assert!(Instant::now() < deadline, "bob never got in:\n{}", g.log());
         std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Bob removed and alice's password changed: the old password and bob are refused,
+    // the new password works, all without a restart.
+    std::fs::write(&tmp, user_entry("alice", "new secret", "read-write")).unwrap();
+    std::fs::rename(&tmp, &users).unwrap();
+    let try_login = |user: &str, pass: &str| {
+        let mut f = Ftp::connect(g.ftp);
+        f.cmd(&format!("USER {user}"));
+        f.code(&format!("PASS {pass}"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while try_login("alice", "new secret") != 230 {
+        assert!(
+            Instant::now() < deadline,
+            "new password never worked:\n{}",
+            g.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        try_login("alice", "wonder land"),
+        530,
+        "old password still works"
+    );
+    assert_eq!(
+        try_login("bob", "builder"),
+        530,
+        "removed user still logs in"
+    );
+}
+
+/// TYPE A (RFC 959 §3.1.1.1) both ways: CRLF on the wire, the file's own line ends on
+/// disk; TYPE I sends the bytes unchanged.
+#[test]
+fn type_a_converts_line_ends_both_ways() {
+    let g = Griddock::start("[auth]\nanonymous = \"write\"\n");
+    std::fs::write(g.data().join("unix.txt"), b"one\ntwo\n\nthree").unwrap();
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    assert_eq!(f.code("TYPE A"), 200);
+    assert_eq!(
+        f.retr("unix.txt"),
+        (226, b"one\r\ntwo\r\n\r\nthree".to_vec())
+    );
+    assert_eq!(f.stor("up.txt", b"a\r\nb\r\n\r\nc"), 226);
+    assert_eq!(
+        std::fs::read(g.data().join("up.txt")).unwrap(),
+        b"a\nb\n\nc"
+    );
+    assert_eq!(f.code("TYPE I"), 200);
+    assert_eq!(f.retr("unix.txt"), (226, b"one\ntwo\n\nthree".to_vec()));
+}
+
+/// ABOR while a download is running: 426 for the transfer, then 226 for ABOR, the data
+/// connection closed, and the session still works.
+#[test]
+fn abor_mid_transfer() {
+    let g = Griddock::start("[auth]\nanonymous = \"read\"\n");
+    common::random_file(&g.data().join("big.bin"), 64 << 20, 9);
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    let addr = f.pasv();
+    let mut data = TcpStream::connect(addr).unwrap();
+    assert_eq!(f.cmd("RETR big.bin").0, 150);
+    // Read a little, then stop reading: the transfer is stuck on a full socket.
+    let mut buf = vec![0u8; 64 << 10];
+    data.read_exact(&mut buf).unwrap();
+    let (c, t) = f.cmd("ABOR");
+    assert_eq!(
+        (c, t.trim_end()),
+        (426, "426 Connection closed; transfer aborted.")
+    );
+    let (c, t) = f.reply();
+    assert_eq!((c, t.trim_end()), (226, "226 ABOR command successful."));
+    data.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let closed = match data.read_to_end(&mut rest) {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(
+        closed && rest.len() < 64 << 20,
+        "data connection kept after ABOR"
+    );
+    assert_eq!(f.code("NOOP"), 200);
+    assert_eq!(
+        f.retr("big.bin").1.len(),
+        64 << 20,
+        "next transfer after ABOR"
+    );
+}
+
+/// `limits.idle_timeout`: a logged-in session that sends nothing gets 421 and is closed.
+#[test]
+fn idle_sessions_time_out() {
+    let g = Griddock::start("[auth]\nanonymous = \"read\"\n[limits]\nidle_timeout = \"1s\"\n");
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    let t0 = Instant::now();
+    let (c, t) = f.reply();
+    let took = t0.elapsed();
+    assert_eq!(
+        (c, t.trim_end()),
+        (421, "421 Timeout, closing control connection.")
+    );
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "idle timeout after {took:?}"
+    );
+    assert!(f.is_closed());
+    // An active session is not cut: NOOPs every 400 ms for 2 s.
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(f.code("NOOP"), 200);
+    }
+}
+
+/// IPv6 end to end: both listeners on [::1], EPSV data connections over IPv6.
+#[test]
+fn ipv6_loopback_end_to_end() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        common::missing_peer("IPv6 loopback ([::1])", "enable IPv6 on lo");
+        return;
+    }
+    let port = || {
+        std::net::TcpListener::bind("[::1]:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (ftp, gridftp) = (port(), port());
+    let ftp_s = format!("[::1]:{ftp}");
+    let grid_s = format!("[::1]:{gridftp}");
+    let g = Griddock::start_with_env(
+        "[auth]\nanonymous = \"write\"\n",
+        &[
+            ("GRIDDOCK_FTP__LISTEN", ftp_s.as_str()),
+            ("GRIDDOCK_GRIDFTP__LISTEN", grid_s.as_str()),
+        ],
+    );
+    std::fs::write(g.data().join("f"), b"over six").unwrap();
+    for addr in [&ftp_s, &grid_s] {
+        let s = TcpStream::connect(addr.as_str()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        let mut line = |cmd: &str| {
+            use std::io::BufRead;
+            if !cmd.is_empty() {
+                write!(w, "{cmd}\r\n").unwrap();
+            }
+            let mut l = String::new();
+            r.read_line(&mut l).unwrap();
+            while l.as_bytes().get(3) == Some(&b'-') {
+                let mut more = String::new();
+                r.read_line(&mut more).unwrap();
+                if more.len() >= 4 && more.as_bytes()[3] == b' ' && more[..3] == l[..3] {
+                    l = more;
+                }
+            }
+            l
+        };
+        assert!(line("").starts_with("220"), "banner on {addr}");
+        assert!(line("USER anonymous").starts_with("331"));
+        assert!(line("PASS x").starts_with("230"));
+        let epsv = line("EPSV");
+        assert!(epsv.starts_with("229"), "{epsv}");
+        let p: u16 = epsv.split('|').nth(3).unwrap().parse().unwrap();
+        let mut data = TcpStream::connect(("::1", p)).unwrap();
+        assert!(line("RETR f").starts_with("150"));
+        let mut got = Vec::new();
+        data.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"over six", "{addr}");
+        assert!(line("").starts_with("226"));
+        let peer = data.peer_addr().unwrap();
+        assert!(peer.is_ipv6(), "{peer}");
     }
 }
 
@@ -274,23 +522,93 @@ fn bad_input_gets_clear_replies_and_never_kills_the_server() {
     assert!(!g.log().contains("panicked"), "{}", g.log());
 }
 
+/// Waits (bounded) until a file in `dir` whose name starts with `prefix` and ends with
+/// `suffix` holds at least `len` bytes; returns its path.
+fn wait_for_upload_file(dir: &Path, prefix: &str, suffix: &str, len: u64) -> PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(prefix)
+                && name.ends_with(suffix)
+                && e.metadata().is_ok_and(|m| m.len() >= len)
+            {
+                return e.path();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {prefix}…{suffix} with {len} bytes in {}",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 #[test]
 fn killed_upload_leaves_no_final_name_and_completed_one_appears_atomically() {
     let g = Griddock::start("[auth]\nanonymous = \"write\"\n");
     // Killed client: data and control vanish together mid-upload.
+    let whole = pseudo_random(2 << 20, 11);
     let mut f = Ftp::connect(g.ftp);
     f.login("anonymous", "x");
     let addr = f.pasv();
     let mut data = TcpStream::connect(addr).unwrap();
     assert_eq!(f.cmd("STOR killed.bin").0, 150);
-    data.write_all(&vec![1u8; 1 << 20]).unwrap();
+    data.write_all(&whole[..1 << 20]).unwrap();
+    // The server has the whole MiB before the client dies (else it may keep nothing).
+    wait_for_upload_file(&g.data(), ".griddock-tmp.", ".killed.bin", 1 << 20);
     drop(f);
     drop(data);
-    std::thread::sleep(Duration::from_millis(500));
+    // Bounded: once the server has kept the part, the upload is over for it; only then
+    // is the final name's absence a result and not a race.
+    let part = g.data().join(".griddock-part.killed.bin");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !part.exists() {
+        assert!(Instant::now() < deadline, "no part file:\n{}", g.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(
         !g.data().join("killed.bin").exists(),
         "killed upload visible under its final name"
     );
+
+    // REST n + STOR over the wire: the client resumes at what the server kept (it holds
+    // at most what was sent) and the result is byte-identical.
+    let kept = std::fs::metadata(&part).unwrap().len() as usize;
+    assert!(kept > 0 && kept <= 1 << 20, "part holds {kept}");
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    let addr = f.pasv();
+    let mut data = TcpStream::connect(addr).unwrap();
+    let (c, t) = f.cmd(&format!("REST {kept}"));
+    assert_eq!(c, 350, "{t}");
+    assert_eq!(f.cmd("STOR killed.bin").0, 150);
+    data.write_all(&whole[kept..]).unwrap();
+    drop(data);
+    assert_eq!(f.reply().0, 226);
+    assert!(
+        std::fs::read(g.data().join("killed.bin")).unwrap() == whole,
+        "resumed upload differs"
+    );
+    assert!(!part.exists(), "part file left after the resume");
+    // A restart offset beyond the part is refused, never a hole.
+    assert_eq!(f.code("REST 999999999"), 350);
+    f.pasv();
+    let (c, t) = f.cmd("STOR other.bin");
+    assert!(c == 554 || c == 550, "REST past the end: {t}");
 
     // Completed upload: invisible while in flight, complete once 226 arrives.
     let mut f = Ftp::connect(g.ftp);
@@ -299,7 +617,9 @@ fn killed_upload_leaves_no_final_name_and_completed_one_appears_atomically() {
     let mut data = TcpStream::connect(addr).unwrap();
     assert_eq!(f.cmd("STOR done.bin").0, 150);
     data.write_all(&vec![2u8; 3 << 20]).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // All 3 MiB are in the temporary file, the data connection still open: the final
+    // name must not exist yet.
+    wait_for_upload_file(&g.data(), ".griddock-tmp.", ".done.bin", 3 << 20);
     assert!(
         !g.data().join("done.bin").exists(),
         "partial upload visible"
@@ -310,12 +630,16 @@ fn killed_upload_leaves_no_final_name_and_completed_one_appears_atomically() {
         std::fs::read(g.data().join("done.bin")).unwrap().len(),
         3 << 20
     );
-    let names: Vec<String> = std::fs::read_dir(g.data())
+    let mut names: Vec<String> = std::fs::read_dir(g.data())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| !n.starts_with(".griddock-"))
         .collect();
-    assert_eq!(names, vec!["done.bin".to_string()]);
+    names.sort();
+    assert_eq!(
+        names,
+        vec!["done.bin".to_string(), "killed.bin".to_string()]
+    );
     // The aborted one is kept only as a hidden resumable part, and listings hide it.
     let (code, listing) = {
         let addr = f.pasv();
@@ -325,7 +649,50 @@ fn killed_upload_leaves_no_final_name_and_completed_one_appears_atomically() {
         data.read_to_string(&mut s).unwrap();
         (f.reply().0, s)
     };
-    assert_eq!((code, listing.trim()), (226, "done.bin"));
+    let mut listed: Vec<&str> = listing.lines().map(str::trim).collect();
+    listed.sort();
+    assert_eq!((code, listed), (226, vec!["done.bin", "killed.bin"]));
+}
+
+/// The server itself dies (`kill -9`) in the middle of an upload and is started again:
+/// the final name never appears, the crash's temporary file is not served or listed,
+/// and the same upload then succeeds whole.
+#[test]
+fn server_killed_during_an_upload_restarts_clean() {
+    let mut g = Griddock::start("[auth]\nanonymous = \"write\"\n");
+    let whole = pseudo_random(3 << 20, 12);
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    let addr = f.pasv();
+    let mut data = TcpStream::connect(addr).unwrap();
+    assert_eq!(f.cmd("STOR crash.bin").0, 150);
+    data.write_all(&whole[..1 << 20]).unwrap();
+    let tmp = wait_for_upload_file(&g.data(), ".griddock-tmp.", ".crash.bin", 1 << 20);
+    let (ok, out) =
+        common::run(std::process::Command::new("kill").args(["-KILL", &g.pid().to_string()]));
+    assert!(ok, "{out}");
+    drop((f, data));
+    g.restart(&[]);
+    assert!(
+        !g.data().join("crash.bin").exists(),
+        "crashed upload visible"
+    );
+    assert!(
+        tmp.exists(),
+        "a fresh temporary file is kept (swept after stale_upload_age)"
+    );
+    let mut f = Ftp::connect(g.ftp);
+    f.login("anonymous", "x");
+    assert_eq!(f.code("SIZE crash.bin"), 550);
+    let name = tmp.file_name().unwrap().to_str().unwrap().to_string();
+    f.pasv();
+    assert_eq!(
+        f.code(&format!("RETR {name}")),
+        550,
+        "temporary file addressable"
+    );
+    assert_eq!(f.stor("crash.bin", &whole), 226);
+    assert!(std::fs::read(g.data().join("crash.bin")).unwrap() == whole);
 }
 
 #[test]

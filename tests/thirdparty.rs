@@ -189,7 +189,8 @@ fn globus_to_griddock(parallel: bool) {
 }
 
 fn griddock_to_griddock(parallel: bool) {
-    if !require_globus() {
+    // No globus-gridftp-server here: the client is the only peer.
+    if !common::require_tool("globus-url-copy") {
         return;
     }
     let (a, b) = (Griddock::start(CONFIG), Griddock::start(CONFIG));

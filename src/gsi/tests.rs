@@ -474,3 +474,73 @@ fn adat_garbage_and_truncation_are_errors() {
         "ENC before the exchange"
     );
 }
+
+/// DCAU from the wrong side: a data-channel peer holding a valid proxy of ANOTHER user,
+/// signed by a trusted CA, is refused by the end that checks it (acceptor and initiator
+/// alike); the same user's proxy passes. Without the DN comparison in `authorise` every
+/// trusted peer would pass.
+#[test]
+fn data_channel_refuses_a_trusted_peer_with_another_dn() {
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::Arc;
+
+    use super::datachan::DataSecurity;
+
+    const OTHER: &[(&str, &str)] = &[("O", "Test"), ("CN", "Other")];
+    let w = world(None, false);
+    let other = issue(params(OTHER, false, 8), &w.ca);
+    let p_user = proxy_of(&w.eec, USER, "1", Some(pci(None, INHERIT_ALL)));
+    let p_other = proxy_of(&other, OTHER, "2", Some(pci(None, INHERIT_ALL)));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("0badcafe.0"), w.ca.cert.pem()).unwrap();
+    let trust = Arc::new(super::trust::TrustDir::open(dir.path()));
+    let verifier = Arc::new(super::verifier::ProxyVerifier::new(trust));
+    let sec = |proxy: &Issued, eec: &Issued, expect: &str| {
+        Arc::new(
+            DataSecurity::new(
+                &[proxy.der(), eec.der()],
+                &proxy.key.serialize_der(),
+                verifier.clone(),
+                expect.to_string(),
+                false,
+            )
+            .unwrap(),
+        )
+    };
+    // (acceptor, initiator) → (acceptor's result, initiator's result)
+    let channel = |acc: Arc<DataSecurity>, ini: Arc<DataSecurity>| {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let t = std::thread::spawn(move || {
+            let (s, _) = l.accept().unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            acc.establish(s, false).map(|_| ())
+        });
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let ini = ini.establish(s, true).map(|_| ());
+        (t.join().unwrap(), ini)
+    };
+    let (user, oth) = ("/O=Test/CN=User", "/O=Test/CN=Other");
+
+    // The right peer: both ends hold the user's proxy and expect the user.
+    let (a, i) = channel(sec(&p_user, &w.eec, user), sec(&p_user, &w.eec, user));
+    assert!(a.is_ok() && i.is_ok(), "same user: {a:?} {i:?}");
+
+    let refused = |r: std::io::Result<()>, peer: &str, expected: &str| {
+        let e = r.expect_err("a trusted peer with another DN was accepted");
+        assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied, "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!("data channel peer is {peer}, expected {expected}")
+        );
+    };
+    // The acceptor checks: it expects the user, the other user connects.
+    let (a, _) = channel(sec(&p_user, &w.eec, user), sec(&p_other, &other, user));
+    refused(a, oth, user);
+    // The initiator checks: it expects the user, the other user accepted.
+    let (_, i) = channel(sec(&p_other, &other, user), sec(&p_user, &w.eec, user));
+    refused(i, oth, user);
+}

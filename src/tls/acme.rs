@@ -19,7 +19,7 @@ use rcgen::{CertificateParams, CustomExtension, DistinguishedName, KeyPair};
 use rustls::pki_types::Der;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::files::{parse_material, write_atomic};
 use super::x509::{rfc3339, CertInfo};
@@ -106,6 +106,7 @@ impl AcmeManager {
                 None => Duration::ZERO,
             };
             if !wait.is_zero() {
+                debug!(renew_in = ?wait, "certificate current; waiting to renew");
                 self.readiness.set_degraded("tls", None);
                 tokio::select! {
                     _ = shutdown.cancelled() => return,

@@ -29,8 +29,8 @@ pub fn server_bin() -> Option<PathBuf> {
     sbin.exists().then_some(sbin)
 }
 
-/// globus-url-copy and globus-gridftp-server are both installed; missing under CI=true is
-/// a failure (like `require_tool`), otherwise a visible skip.
+/// globus-url-copy and globus-gridftp-server are both installed; if not, see
+/// [`super::missing_peer`].
 pub fn require_globus() -> bool {
     if !super::require_tool("globus-url-copy") {
         return false;
@@ -38,11 +38,10 @@ pub fn require_globus() -> bool {
     if server_bin().is_some() {
         return true;
     }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("required test peer `globus-gridftp-server` is missing (CI=true): run scripts/test.sh to install it");
-    }
-    eprintln!("SKIP: `globus-gridftp-server` not installed; run scripts/test.sh to install the test peers");
-    false
+    super::missing_peer(
+        "`globus-gridftp-server`",
+        "run scripts/test.sh to install the test peers",
+    )
 }
 
 pub struct GlobusServer {

@@ -8,13 +8,65 @@ pub mod pebble;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-/// Is `tool` on PATH? Missing under CI=true is a failure, never a skip.
+/// Strict mode: a missing test peer fails the test instead of skipping it. (Not
+/// `GRIDDOCK_*`: griddock reads those as config and refuses unknown keys.) On when
+/// `GRIDDOCKTEST_STRICT` is set to anything but `0` (scripts/test.sh sets it unless run with
+/// `--allow-skips`; .ci/run always sets it), or, with that variable unset, when `CI` is set
+/// to anything but `0`/`false` (GitHub and GitLab set `true`, others `1`).
+pub fn strict() -> bool {
+    fn on(v: &str) -> bool {
+        !matches!(v.trim(), "" | "0" | "false" | "no")
+    }
+    match std::env::var("GRIDDOCKTEST_STRICT") {
+        Ok(v) => on(&v),
+        Err(_) => std::env::var("CI").is_ok_and(|v| on(&v)),
+    }
+}
+
+/// Where skipped tests are recorded (cargo hides the stderr of passing tests):
+/// `GRIDDOCKTEST_SKIP_LOG`, else `target/test-skips.log`; scripts/test.sh prints it.
+pub fn skip_log() -> PathBuf {
+    std::env::var_os("GRIDDOCKTEST_SKIP_LOG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-skips.log"))
+}
+
+/// THE one decision for a missing peer: panics in strict mode, otherwise records a skip
+/// (stderr and the skip log) and returns false so the caller returns early.
+pub fn missing_peer(what: &str, hint: &str) -> bool {
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    let bin = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .map(|s| s.rsplit_once('-').map_or(s.clone(), |(a, _)| a.to_string()))
+        .unwrap_or_default();
+    if strict() {
+        panic!("required test peer {what} is missing (strict mode): {hint}");
+    }
+    let line = format!("SKIP {bin}::{test}: {what} missing ({hint})");
+    eprintln!("{line}");
+    let log = skip_log();
+    if let Some(dir) = log.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+    false
+}
+
+/// Is `tool` on PATH? If not: a failure in strict mode, else a recorded skip.
 pub fn require_tool(tool: &str) -> bool {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
@@ -22,13 +74,20 @@ pub fn require_tool(tool: &str) -> bool {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    if !found {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("required test peer `{tool}` is missing (CI=true): run scripts/test.sh to install it");
-        }
-        eprintln!("SKIP: `{tool}` not installed; run scripts/test.sh to install the test peers");
-    }
     found
+        || missing_peer(
+            &format!("`{tool}`"),
+            "run scripts/test.sh to install the test peers",
+        )
+}
+
+/// The exact value of `key=` in a tracing log line (`streams=8` is 8, never 80), quotes
+/// stripped; values with spaces are not supported.
+pub fn log_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let pat = format!("{key}=");
+    line.split_whitespace()
+        .find_map(|t| t.strip_prefix(pat.as_str()))
+        .map(|v| v.trim_matches('"'))
 }
 
 pub fn free_port() -> u16 {
@@ -286,11 +345,21 @@ impl Griddock {
     }
 
     /// Value of one metric sample, e.g. `metric("griddock_bytes_sent_total{endpoint=\"ftp\"}")`.
+    /// A sample missing from /metrics fails the test: it is not a 0.
     pub fn metric(&self, sample: &str) -> f64 {
+        self.metric_opt(sample)
+            .unwrap_or_else(|| panic!("no sample `{sample}` in /metrics"))
+    }
+
+    /// The sample's value, `None` when /metrics does not have it. The name must match up
+    /// to the value (`x_total` does not match `x_total_more` or `x_total{…}`).
+    pub fn metric_opt(&self, sample: &str) -> Option<f64> {
         let (_, body) = self.http_get("/metrics").unwrap();
-        body.lines()
-            .find_map(|l| l.strip_prefix(sample).and_then(|v| v.trim().parse().ok()))
-            .unwrap_or(0.0)
+        body.lines().find_map(|l| {
+            l.strip_prefix(sample)
+                .and_then(|v| v.strip_prefix(' '))
+                .and_then(|v| v.trim().parse().ok())
+        })
     }
 
     /// SIGTERM and wait; returns the exit status.
@@ -351,12 +420,52 @@ pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> 
     Ok((code, body))
 }
 
-/// Runs a command, returns (success, stdout+stderr).
+/// No peer tool run by [`run`] may take longer than this: a hung child fails its test
+/// instead of hanging the suite.
+pub const CHILD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Runs a command, returns (success, stdout+stderr); killed and failed after
+/// [`CHILD_TIMEOUT`].
 pub fn run(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    run_timeout(cmd, CHILD_TIMEOUT)
+}
+
+/// [`run`] with its own deadline: past it the child is killed and the test panics with
+/// what it printed so far.
+pub fn run_timeout(cmd: &mut Command, limit: Duration) -> (bool, String) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut text = String::from_utf8_lossy(&out.join().unwrap()).into_owned();
+    text.push_str(&String::from_utf8_lossy(&err.join().unwrap()));
+    match status {
+        Some(s) => (s.success(), text),
+        None => panic!("{cmd:?} still running after {limit:?}, killed:\n{text}"),
+    }
 }
 
 /// A users file line for `name` with an argon2id hash made by `griddock passwd`.
@@ -419,8 +528,10 @@ impl Vsftpd {
         ) + extra;
         let conf_path = dir.path().join("vsftpd.conf");
         std::fs::write(&conf_path, conf).unwrap();
+        // Its own process group: vsftpd forks a child per session, and Drop kills them all.
         let child = Command::new("vsftpd")
             .arg(&conf_path)
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -448,8 +559,39 @@ impl Vsftpd {
 
 impl Drop for Vsftpd {
     fn drop(&mut self) {
+        // The whole group (the listener and its per-session children), by its id.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A child process killed (SIGKILL) and reaped on Drop, so a failing assertion never
+/// leaves it running; `wait_for` waits with a deadline.
+pub struct Reaped(pub Child);
+
+impl Reaped {
+    pub fn wait_for(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.0.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
     }
 }
 

@@ -29,7 +29,12 @@ impl DataConn {
         let conn = match tls {
             None => DataConn::Plain(into_blocking(stream, timeout)?),
             Some(cfg) => {
-                let accept = TlsAcceptor::from(cfg).accept(stream);
+                // No TLS 1.3 session tickets on data connections: an uploading client
+                // never reads them, and closing a socket with unread data sends a RST
+                // that can cut the upload's tail (seen with curl: 426 at random).
+                let mut cfg = (*cfg).clone();
+                cfg.send_tls13_tickets = 0;
+                let accept = TlsAcceptor::from(Arc::new(cfg)).accept(stream);
                 let tls = tokio::time::timeout(timeout, accept).await.map_err(|_| {
                     io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")
                 })??;
