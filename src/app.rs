@@ -45,6 +45,12 @@ pub async fn serve(cfg: Config) -> Result<()> {
     if cfg.gridftp.enabled {
         readiness.register("gridftp");
     }
+    if cfg.webdav.enabled {
+        readiness.register("webdav");
+    }
+    for note in cfg.deprecations() {
+        warn!("{note}");
+    }
     let http_state = HttpState {
         metrics: Arc::clone(&metrics),
         ready: readiness.clone(),
@@ -54,16 +60,6 @@ pub async fn serve(cfg: Config) -> Result<()> {
         let listener = bind("http", cfg.http.listen).await?;
         tracker.spawn(crate::http::serve(
             listener,
-            http_state.clone(),
-            shutdown.clone(),
-        ));
-    }
-    if cfg.https_enabled() {
-        let listener = bind("https", cfg.https.listen).await?;
-        let tls = crate::tls::https_config(Arc::clone(&certs));
-        tracker.spawn(crate::http::serve_tls(
-            listener,
-            tls,
             http_state.clone(),
             shutdown.clone(),
         ));
@@ -81,6 +77,17 @@ pub async fn serve(cfg: Config) -> Result<()> {
     // One session limit for the whole server, shared by both endpoints.
     let sessions = Arc::new(Semaphore::new(cfg.limits.max_sessions));
     let gsi = gsi_for(&cfg, &certs)?;
+    if cfg.webdav.enabled {
+        let dav = webdav(&cfg, &certs, &auth, &root, &metrics, gsi.clone());
+        let listener = bind("webdav", cfg.webdav.listen).await?;
+        readiness.set("webdav", true);
+        tracker.spawn(crate::dav::serve(
+            listener,
+            dav,
+            shutdown.clone(),
+            tracker.clone(),
+        ));
+    }
     let endpoint = |label, settings, tls| {
         Arc::new(Endpoint {
             label,
@@ -122,6 +129,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
     info!(grace = ?cfg.shutdown_grace, "shutting down: no new sessions, draining transfers");
     readiness.set("ftp", false);
     readiness.set("gridftp", false);
+    readiness.set("webdav", false);
     shutdown.cancel();
     tracker.close();
     if tokio::time::timeout(cfg.shutdown_grace, tracker.wait())
@@ -135,7 +143,35 @@ pub async fn serve(cfg: Config) -> Result<()> {
     Ok(())
 }
 
-/// GSI for the GridFTP endpoint when a grid-mapfile is configured.
+/// The WebDAV endpoint's shared state: the certificate store's TLS configuration, asking
+/// for optional client certificates when GSI (a grid-mapfile) is configured.
+fn webdav(
+    cfg: &Config,
+    certs: &Arc<CertStore>,
+    auth: &Authenticator,
+    root: &DataRoot,
+    metrics: &Arc<Metrics>,
+    gsi: Option<Arc<crate::gsi::Gsi>>,
+) -> Arc<crate::dav::Dav> {
+    let client_certs = gsi.as_ref().map(|g| {
+        Arc::new(crate::dav::OptionalClientCert(Arc::clone(&g.verifier)))
+            as Arc<dyn rustls::server::danger::ClientCertVerifier>
+    });
+    Arc::new(crate::dav::Dav {
+        authn: crate::dav::Authn {
+            users: auth.clone(),
+            gsi,
+            root: root.clone(),
+            failed_login_delay: cfg.auth.failed_login_delay,
+        },
+        checksums: crate::storage::checksum::ChecksumCache::new(&cfg.state_dir),
+        metrics: Arc::clone(metrics),
+        tls: crate::tls::webdav_config(Arc::clone(certs), client_certs),
+        max_connections: cfg.limits.max_sessions,
+    })
+}
+
+/// GSI for the GridFTP and WebDAV endpoints when a grid-mapfile is configured.
 fn gsi_for(
     cfg: &Config,
     certs: &Arc<crate::tls::CertStore>,

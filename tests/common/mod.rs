@@ -97,7 +97,8 @@ pub struct Griddock {
     pub dir: tempfile::TempDir,
     pub ftp: SocketAddr,
     pub http: SocketAddr,
-    pub https: SocketAddr,
+    /// The WebDAV (HTTPS) listener, which also answers tls-alpn-01.
+    pub webdav: SocketAddr,
     pub gridftp: SocketAddr,
     pub passive: (u16, u16),
 }
@@ -123,10 +124,10 @@ impl Griddock {
                 Ok(()) => return g,
                 Err(e) if attempt < 4 && e.contains("Address already in use") => {
                     let fresh = Self::prepare();
-                    (g.ftp, g.http, g.https, g.gridftp, g.passive) = (
+                    (g.ftp, g.http, g.webdav, g.gridftp, g.passive) = (
                         fresh.ftp,
                         fresh.http,
-                        fresh.https,
+                        fresh.webdav,
                         fresh.gridftp,
                         fresh.passive,
                     );
@@ -146,7 +147,7 @@ impl Griddock {
             child: None,
             ftp: ([127, 0, 0, 1], free_port()).into(),
             http: ([127, 0, 0, 1], free_port()).into(),
-            https: ([127, 0, 0, 1], free_port()).into(),
+            webdav: ([127, 0, 0, 1], free_port()).into(),
             gridftp: ([127, 0, 0, 1], free_port()).into(),
             passive: free_range(40),
             dir,
@@ -181,7 +182,7 @@ impl Griddock {
             .arg(self.dir.path().join("griddock.toml"))
             .env("GRIDDOCK_FTP__LISTEN", self.ftp.to_string())
             .env("GRIDDOCK_HTTP__LISTEN", self.http.to_string())
-            .env("GRIDDOCK_HTTPS__LISTEN", self.https.to_string())
+            .env("GRIDDOCK_WEBDAV__LISTEN", self.webdav.to_string())
             .env("GRIDDOCK_GRIDFTP__LISTEN", self.gridftp.to_string())
             .env(
                 "GRIDDOCK_GRIDFTP__PASSIVE_PORTS",
