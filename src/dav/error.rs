@@ -131,7 +131,7 @@ impl DavError {
 }
 
 fn basic_challenge() -> HeaderValue {
-    HeaderValue::from_static("Basic realm=\"griddock\", charset=\"UTF-8\"")
+    HeaderValue::from_static("Basic realm=\"griddock\"")
 }
 
 /// 403 with the RFC 4918 §9.1 precondition element.
