@@ -645,6 +645,24 @@ fn refusals_have_exact_statuses() {
             && String::from_utf8_lossy(&body).contains("not supported yet"),
         "{h}"
     );
+    // A PROPFIND body over 64 KiB is refused.
+    let big = format!(
+        "<propfind xmlns=\"DAV:\"><prop>{}</prop></propfind>",
+        " ".repeat(70_000)
+    );
+    let (code, _, _) = curl(
+        &g,
+        &[
+            "-X",
+            "PROPFIND",
+            "-H",
+            "Depth: 0",
+            "--data-binary",
+            &big,
+            &url(&g, "/"),
+        ],
+    );
+    assert_eq!(code, 400);
     // An early refusal of a body closes the connection.
     let (_, h, _) = curl(&g, &["-T", "/etc/hostname", &url(&g, "/new")]);
     assert!(h.contains("connection: close"), "{h}");
@@ -827,6 +845,44 @@ print("sent")
         &["-u", &alice(), "-T", "/etc/hostname", &url(&g, "/cut.bin")],
     );
     assert_eq!(code, 201);
+}
+
+#[test]
+fn connections_beyond_the_limit_are_dropped() {
+    if !require_tool("curl") {
+        return;
+    }
+    let g = start("[limits]\nmax_sessions = 2\n");
+    let script = r#"
+import socket, ssl, sys
+port = int(sys.argv[1])
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+def get(s):
+    s.sendall(b"OPTIONS / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    return s.recv(100).split(b"\r\n")[0].decode()
+held = [ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost") for _ in range(2)]
+print(",".join(get(s) for s in held))
+try:
+    third = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+    print("third:", get(third) or "closed")
+except (OSError, ssl.SSLError) as e:
+    print("third: refused")
+for s in held:
+    s.close()
+"#;
+    let out = py(script, &[&g.webdav.port().to_string()]);
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK,HTTP/1.1 200 OK\n"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("third: refused") || out.ends_with("third: closed"),
+        "{out}"
+    );
+    // Once they are gone, new clients get in again.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (code, _, _) = curl(&g, &["-X", "OPTIONS", &url(&g, "/")]);
+    assert_eq!(code, 200);
 }
 
 #[test]

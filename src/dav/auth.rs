@@ -298,6 +298,32 @@ mod tests {
         assert!(a.require(Activity::Read, &p("/mine/x")).is_err());
     }
 
+    #[tokio::test]
+    async fn a_failed_basic_login_waits_the_delay() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::config::AuthConfig::default();
+        let authn = Authn {
+            users: Authenticator::new(&cfg).unwrap(),
+            gsi: None,
+            root: DataRoot::open(dir.path()).unwrap(),
+            failed_login_delay: Duration::from_millis(300),
+        };
+        let mut h = HeaderMap::new();
+        let cred = B64.encode("nobody:wrong");
+        h.insert(AUTHORIZATION, format!("Basic {cred}").parse().unwrap());
+        let t = std::time::Instant::now();
+        let r = authn.resolve(&h, None).await;
+        assert!(matches!(r, Err(DavError::Unauthenticated(_))));
+        assert!(
+            t.elapsed() >= Duration::from_millis(300),
+            "{:?}",
+            t.elapsed()
+        );
+        // No credential: anonymous read (the default), without a delay.
+        let a = authn.resolve(&HeaderMap::new(), None).await.unwrap();
+        assert!(a.anonymous && a.rights == Rights::Account { write: false });
+    }
+
     #[test]
     fn bearer_is_refused_until_tokens_land() {
         assert!(matches!(

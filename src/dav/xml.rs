@@ -475,6 +475,13 @@ mod tests {
             "{body}"
         );
         assert!(!body.contains("<evil/>"));
+        // A local name that is not a plain XML name is never used as markup.
+        let req = PropRequest::Props(vec![PropName {
+            ns: "urn:x".into(),
+            local: "p><evil/><q".into(),
+        }]);
+        let body = String::from_utf8(multistatus(&[res("f", false)], &req)).unwrap();
+        assert!(!body.contains("<evil/>"), "{body}");
     }
 
     #[test]
