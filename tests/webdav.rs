@@ -1113,6 +1113,27 @@ fn x509_proxies_by_tls_client_authentication() {
         g.log().contains("x509")
             || g.metric("griddock_logins_total{endpoint=\"webdav\",method=\"x509\"}") >= 0.0
     );
+    // davix with the proxy (as FTS's transfer agents use it).
+    if require_tool("davix-put") {
+        let proxy = fx.path("proxies/user");
+        let davix = |tool: &str, args: &[&str]| {
+            run(Command::new(tool)
+                .arg("--capath")
+                .arg(fx.path("certificates"))
+                .arg("--cert")
+                .arg(&proxy)
+                .arg("--key")
+                .arg(&proxy)
+                .args(args))
+        };
+        let dav = format!("davs://localhost:{}", g.webdav.port());
+        let (ok, out) = davix("davix-put", &["/etc/hostname", &format!("{dav}/by-davix")]);
+        assert!(ok, "{out}");
+        let (ok, out) = davix("davix-ls", &[&format!("{dav}/")]);
+        assert!(ok && out.contains("by-davix"), "{out}");
+        let (ok, out) = davix("davix-get", &[&format!("{dav}/f")]);
+        assert!(ok && out.contains("data"), "{out}");
+    }
     // gfal2 with the proxy.
     if !gfal2_ok() {
         return;
@@ -1304,4 +1325,63 @@ fn a_sparse_4_gib_file_up_and_down() {
     eprintln!("4 GiB + 12345 B: up {up:?}, down {down_t:?}");
     let _ = std::fs::remove_file(&down);
     let _ = std::fs::remove_file(g.data().join("big.bin"));
+}
+
+/// Lazily unmounts a test file system when dropped.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_put_that_fills_the_disk_gets_507_and_leaves_no_file() {
+    if !require_tool("curl") {
+        return;
+    }
+    let mut users = user_entry("alice", PW, "read-write");
+    users.push('\n');
+    let mut g = Griddock::prepare();
+    let users_path = g.dir.path().join("users.toml");
+    std::fs::write(&users_path, users).unwrap();
+    // A 2 MiB tmpfs as the data directory (root can mount one; CI runs as root).
+    let (ok, out) = run(Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(g.data()));
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "cannot mount a tmpfs (CI=true): {out}"
+        );
+        eprintln!("SKIP: cannot mount a tmpfs: {out}");
+        return;
+    }
+    g.launch(
+        &format!("[auth]\nusers_file = \"{}\"\n", users_path.display()),
+        &[],
+    );
+    let _mount = Mount(g.data());
+    let src = g.dir.path().join("big.bin");
+    random_file(&src, 5 << 20, 8);
+    let (code, h, _) = curl(
+        &g,
+        &[
+            "-u",
+            &alice(),
+            "-T",
+            src.to_str().unwrap(),
+            &url(&g, "/full.bin"),
+        ],
+    );
+    assert_eq!(code, 507, "{h}");
+    assert!(
+        !g.data().join("full.bin").exists(),
+        "a failed PUT appeared under its name"
+    );
+    assert!(g
+        .xferlog()
+        .iter()
+        .any(|l| l.contains("/full.bin") && l.contains("failed")));
 }
