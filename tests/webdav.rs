@@ -663,6 +663,18 @@ fn refusals_have_exact_statuses() {
         ],
     );
     assert_eq!(code, 400);
+    // A refused PUT with Expect: 100-continue gets no 100 (the body is never sent).
+    let big = g.dir.path().join("big");
+    random_file(&big, 2 << 20, 3);
+    let (_, out) = run(Command::new("curl")
+        .args(["-sS", "-v", "-o", "/dev/null", "--cacert"])
+        .arg(g.cert())
+        .args(["-T", big.to_str().unwrap(), &url(&g, "/refused")]));
+    assert!(
+        out.contains("Expect: 100-continue") && out.contains("HTTP/1.1 401"),
+        "{out}"
+    );
+    assert!(!out.contains("100 Continue"), "{out}");
     // An early refusal of a body closes the connection.
     let (_, h, _) = curl(&g, &["-T", "/etc/hostname", &url(&g, "/new")]);
     assert!(h.contains("connection: close"), "{h}");
@@ -1112,6 +1124,33 @@ fn x509_proxies_by_tls_client_authentication() {
     assert!(
         g.log().contains("x509")
             || g.metric("griddock_logins_total{endpoint=\"webdav\",method=\"x509\"}") >= 0.0
+    );
+    // A resumed TLS session keeps the client certificate's identity: the server closes
+    // after each answer, so curl's second request resumes the cached session.
+    let proxy = fx.path("proxies/user");
+    let (ok, out) = run(Command::new("curl")
+        .args([
+            "-sS",
+            "-v",
+            "-o",
+            "/dev/null",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code};",
+        ])
+        .arg("--capath")
+        .arg(fx.path("certificates"))
+        .arg("--cert")
+        .arg(&proxy)
+        .arg("--key")
+        .arg(&proxy)
+        .args(["-H", "Connection: close", &f, &f]));
+    assert!(ok, "{out}");
+    assert!(out.contains("200;200;"), "{out}");
+    assert!(
+        out.contains("SSL re-using session ID") || out.contains("resum"),
+        "no resumption seen: {out}"
     );
     // davix with the proxy (as FTS's transfer agents use it).
     if require_tool("davix-put") {
