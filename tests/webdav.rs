@@ -32,6 +32,16 @@ fn start(extra: &str) -> Griddock {
     g
 }
 
+/// No temporary or part files of griddock's in the data directory.
+fn assert_no_internal_files(g: &Griddock) {
+    let names: Vec<String> = std::fs::read_dir(g.data())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".griddock-"))
+        .collect();
+    assert!(names.is_empty(), "left behind: {names:?}");
+}
+
 fn url(g: &Griddock, path: &str) -> String {
     format!("https://localhost:{}{path}", g.webdav.port())
 }
@@ -851,6 +861,7 @@ print("sent")
         !g.data().join("cut.bin").exists(),
         "a cut-off PUT appeared under its name"
     );
+    assert_no_internal_files(&g);
     // A complete PUT to the same name afterwards works.
     let (code, _, _) = curl(
         &g,
@@ -1419,6 +1430,21 @@ fn a_put_that_fills_the_disk_gets_507_and_leaves_no_file() {
         !g.data().join("full.bin").exists(),
         "a failed PUT appeared under its name"
     );
+    // Its partial data is gone too, so the disk is not left full.
+    assert_no_internal_files(&g);
+    let small = g.dir.path().join("small.bin");
+    random_file(&small, 1 << 20, 9);
+    let (code, _, _) = curl(
+        &g,
+        &[
+            "-u",
+            &alice(),
+            "-T",
+            small.to_str().unwrap(),
+            &url(&g, "/fits.bin"),
+        ],
+    );
+    assert_eq!(code, 201);
     assert!(g
         .xferlog()
         .iter()

@@ -26,6 +26,27 @@ use crate::storage::{FileKind, StorageError, UploadMode};
 /// Bytes gathered before one positional write.
 const WRITE_CHUNK: usize = 4 << 20;
 
+/// An upload that is discarded unless committed — also when the request future is
+/// dropped because the client went away (WebDAV has no restarts to keep a part file for).
+struct Pending(Option<crate::storage::Upload>);
+
+impl Pending {
+    fn commit(mut self) -> Result<(), DavError> {
+        match self.0.take() {
+            Some(u) => Ok(u.commit()?),
+            None => Err(DavError::Internal("upload already finished".into())),
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(u) = self.0.take() {
+            u.discard();
+        }
+    }
+}
+
 pub async fn handle(ctx: &Ctx<'_>, req: Request<Incoming>) -> Result<Response<Body>, DavError> {
     if ctx.path.is_root() {
         return Err(DavError::MethodNotAllowed("PUT on the root collection"));
@@ -56,6 +77,7 @@ pub async fn handle(ctx: &Ctx<'_>, req: Request<Incoming>) -> Result<Response<Bo
             .try_clone()
             .map_err(|e| DavError::Internal(e.to_string()))?,
     );
+    let upload = Pending(Some(upload));
     let metrics = &ctx.dav.metrics;
     metrics.transfer_started(Endpoint::Webdav, Direction::Upload);
     let started = Instant::now();
@@ -65,11 +87,11 @@ pub async fn handle(ctx: &Ctx<'_>, req: Request<Incoming>) -> Result<Response<Bo
             n,
             DavError::Body(format!("received {n} bytes, Content-Length said {want}")),
         )),
-        (Ok(n), _) => blocking(move || upload.commit().map_err(DavError::from))
+        (Ok(n), _) => blocking(move || upload.commit())
             .await
             .map(|()| n)
             .map_err(|e| (n, e)),
-        // Dropping `upload` keeps the bytes as a hidden part file, never under the name.
+        // Dropping `upload` removes the temporary file; nothing appears under the name.
         (Err(e), _) => Err(e),
     };
     let (bytes, result) = match &outcome {

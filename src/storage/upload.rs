@@ -90,6 +90,14 @@ impl Upload {
     /// Gives up; what was received so far stays resumable as the part file.
     pub fn abort(self) {}
 
+    /// Gives up and removes what was received: for protocols without restarts (WebDAV
+    /// PUT), where a part file would only hold disk space (after ENOSPC, all of it).
+    pub fn discard(mut self) {
+        self.remove_tmp();
+        // Nothing is left for `Drop` to keep.
+        self.committed = true;
+    }
+
     /// Renames the temporary file onto the part file (replacing an older one); an empty
     /// or unnameable one is just removed.
     fn keep_partial(&self) {
