@@ -163,6 +163,7 @@ fn webdav(
             gsi,
             root: root.clone(),
             failed_login_delay: cfg.auth.failed_login_delay,
+            verified: Default::default(),
         },
         checksums: crate::storage::checksum::ChecksumCache::new(&cfg.state_dir),
         metrics: Arc::clone(metrics),

@@ -1468,3 +1468,32 @@ fn a_put_that_fills_the_disk_gets_507_and_leaves_no_file() {
         .iter()
         .any(|l| l.contains("/full.bin") && l.contains("failed")));
 }
+
+#[test]
+fn a_changed_password_stops_working_despite_the_credential_cache() {
+    if !require_tool("curl") {
+        return;
+    }
+    let g = start("");
+    std::fs::write(g.data().join("f"), "x").unwrap();
+    let f = url(&g, "/f");
+    for _ in 0..3 {
+        assert_eq!(curl(&g, &["-u", &alice(), &f]).0, 200);
+    }
+    // Replace alice's password in the users file (reloaded on change).
+    let users = user_entry("alice", "new-password", "read-write");
+    std::fs::write(g.dir.path().join("users.toml"), users).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while curl(&g, &["-u", "alice:new-password", &f]).0 != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "users file not reloaded"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(
+        curl(&g, &["-u", &alice(), &f]).0,
+        401,
+        "the old password still works"
+    );
+}

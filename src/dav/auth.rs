@@ -101,6 +101,8 @@ pub struct Authn {
     pub gsi: Option<Arc<Gsi>>,
     pub root: DataRoot,
     pub failed_login_delay: Duration,
+    /// Recently verified Basic credentials.
+    pub verified: Arc<super::credcache::CredCache>,
 }
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -161,8 +163,15 @@ impl Authn {
         let (user, pass) = decoded
             .split_once(':')
             .ok_or(DavError::Unauthenticated("malformed Basic credentials"))?;
+        let stamp = self.users.user_stamp(user);
+        if let Some(p) = self.verified.get(user, pass, stamp.as_ref()) {
+            return self.account(p, None, LoginMethod::Password).await;
+        }
         match self.users.login(user, pass).await {
             Ok(p) => {
+                if let (false, Some(stamp)) = (p.anonymous, stamp) {
+                    self.verified.put(user, pass, p.clone(), stamp);
+                }
                 let method = if p.anonymous {
                     LoginMethod::Anonymous
                 } else {
@@ -307,6 +316,7 @@ mod tests {
             gsi: None,
             root: DataRoot::open(dir.path()).unwrap(),
             failed_login_delay: Duration::from_millis(300),
+            verified: Default::default(),
         };
         let mut h = HeaderMap::new();
         let cred = B64.encode("nobody:wrong");

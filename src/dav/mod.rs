@@ -7,12 +7,14 @@
 //!
 //! One file per verb family: `get.rs` (GET, HEAD), `put.rs`, `propfind.rs`, `fsops.rs`
 //! (MKCOL, DELETE, MOVE), `options.rs` (OPTIONS and the refusal of POST and friends);
-//! `service.rs` (listener, TLS, routing), `auth.rs` (credential → access), `x509.rs`
+//! `service.rs` (listener, TLS, routing), `auth.rs` (credential → access),
+//! `credcache.rs` (recently verified Basic credentials), `x509.rs`
 //! (optional TLS client certificates), `href.rs` (request paths), `digest.rs`,
 //! `xml.rs` (PROPFIND bodies), `body.rs` (streamed bodies), `error.rs` (error → status).
 
 mod auth;
 mod body;
+mod credcache;
 mod digest;
 mod error;
 mod fsops;
