@@ -164,6 +164,7 @@ fn webdav(
             root: root.clone(),
             failed_login_delay: cfg.auth.failed_login_delay,
             verified: Default::default(),
+            metrics: Arc::clone(metrics),
         },
         checksums: crate::storage::checksum::ChecksumCache::new(&cfg.state_dir),
         metrics: Arc::clone(metrics),

@@ -655,6 +655,8 @@ fn refusals_have_exact_statuses() {
             && String::from_utf8_lossy(&body).contains("not supported yet"),
         "{h}"
     );
+    assert!(g.metric("griddock_login_failures_total{endpoint=\"webdav\"}") >= 2.0);
+    assert!(g.metric("griddock_logins_total{endpoint=\"webdav\",method=\"password\"}") >= 1.0);
     // A PROPFIND body over 64 KiB is refused.
     let big = format!(
         "<propfind xmlns=\"DAV:\"><prop>{}</prop></propfind>",
@@ -1150,9 +1152,10 @@ fn x509_proxies_by_tls_client_authentication() {
         .arg(fx.path("certificates"))
         .arg(&f));
     assert!(ok && out.trim() == "401", "{out}");
+    assert!(g.metric("griddock_logins_total{endpoint=\"webdav\",method=\"x509\"}") >= 1.0);
     assert!(
-        g.log().contains("x509")
-            || g.metric("griddock_logins_total{endpoint=\"webdav\",method=\"x509\"}") >= 0.0
+        g.metric("griddock_login_failures_total{endpoint=\"webdav\"}") >= 1.0,
+        "the unmapped DN"
     );
     // A resumed TLS session keeps the client certificate's identity: the server closes
     // after each answer, so curl's second request resumes the cached session.

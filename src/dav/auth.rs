@@ -16,7 +16,7 @@ use tracing::warn;
 use super::error::DavError;
 use crate::auth::{AuthError, Authenticator, Principal};
 use crate::gsi::{ChainError, Gsi, Identity};
-use crate::metrics::LoginMethod;
+use crate::metrics::{Endpoint, LoginMethod};
 use crate::storage::{DataRoot, VPath};
 
 /// What a request wants to do to a path (the WLCG storage scopes' activities).
@@ -103,6 +103,7 @@ pub struct Authn {
     pub failed_login_delay: Duration,
     /// Recently verified Basic credentials.
     pub verified: Arc<super::credcache::CredCache>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -172,6 +173,8 @@ impl Authn {
                 if let (false, Some(stamp)) = (p.anonymous, stamp) {
                     self.verified.put(user, pass, p.clone(), stamp);
                 }
+                self.metrics
+                    .logged_in(Endpoint::Webdav, LoginMethod::Password);
                 let method = if p.anonymous {
                     LoginMethod::Anonymous
                 } else {
@@ -181,6 +184,7 @@ impl Authn {
             }
             Err(e) => {
                 warn!(user, error = %e, "webdav: Basic authentication failed");
+                self.metrics.login_failed(Endpoint::Webdav);
                 // SECURITY: slow down password guessing, the same delay for every cause.
                 tokio::time::sleep(self.failed_login_delay).await;
                 Err(DavError::Unauthenticated(match e {
@@ -200,6 +204,7 @@ impl Authn {
         let table = gsi.gridmap.table();
         let Some(account) = table.accounts(&identity.dn).first().cloned() else {
             warn!(dn = %identity.dn, "webdav: no grid-mapfile mapping");
+            self.metrics.login_failed(Endpoint::Webdav);
             return Err(DavError::Forbidden("no grid-mapfile mapping for this DN"));
         };
         let (root, can_write) = self.users.account(&account);
@@ -317,6 +322,7 @@ mod tests {
             root: DataRoot::open(dir.path()).unwrap(),
             failed_login_delay: Duration::from_millis(300),
             verified: Default::default(),
+            metrics: crate::metrics::Metrics::new(),
         };
         let mut h = HeaderMap::new();
         let cred = B64.encode("nobody:wrong");

@@ -106,6 +106,11 @@ async fn connection(
         .gsi
         .as_ref()
         .and_then(|g| super::x509::peer_identity(&g.verifier, session));
+    if let Some(Ok(id)) = &cert {
+        info!(%peer, dn = %id.dn, limited = id.limited, "webdav: X.509 client certificate");
+        dav.metrics
+            .logged_in(Endpoint::Webdav, crate::metrics::LoginMethod::X509);
+    }
     let conn = Arc::new(Conn { peer, cert });
     dav.metrics.session_opened(Endpoint::Webdav);
     let svc_dav = Arc::clone(&dav);
