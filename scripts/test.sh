@@ -22,6 +22,8 @@ declare -A PEERS=(
   [davix-put]=davix
   [rclone]=rclone
   [gfal-ls]=gfal2-util-scripts
+  [xrootd]=xrootd-server
+  [setpriv]=util-linux
 )
 
 SUDO=
@@ -46,6 +48,14 @@ if ! /usr/bin/python3 -c "import gfal2" >/dev/null 2>&1 \
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
     python3-gfal2 gfal2 gfal2-plugin-gridftp gfal2-plugin-http gfal2-plugin-file >/dev/null
+fi
+
+# XRootD's HTTP and HTTP-TPC plugins (an independent HTTP third-party-copy peer).
+if [ ! -e /usr/lib/x86_64-linux-gnu/libXrdHttpTPC-5.so ]; then
+  echo "test.sh: installing xrootd-server-plugins"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    xrootd-server xrootd-server-plugins >/dev/null
 fi
 
 # vsftpd's Debian package creates the unprivileged `ftp` user it runs anonymous sessions as.

@@ -1500,3 +1500,168 @@ fn a_changed_password_stops_working_despite_the_credential_cache() {
         "the old password still works"
     );
 }
+
+/// XRootD 5.5.3 (Debian) with its HTTP and HTTP-TPC plugins, run as the `xrootd` user
+/// with the GSI fixtures' host certificate (the same test CA as griddock's).
+struct Xrootd {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    https: u16,
+}
+
+impl Xrootd {
+    fn start(fx: &Gsi) -> Xrootd {
+        let dir = tempfile::tempdir().unwrap();
+        common::chmod(dir.path(), 0o755);
+        let x = dir.path().join("x");
+        for d in ["data", "adm", "run", "pki"] {
+            std::fs::create_dir_all(x.join(d)).unwrap();
+        }
+        for f in ["hostcert.pem", "hostkey.pem"] {
+            std::fs::copy(fx.path(&format!("host/{f}")), x.join("pki").join(f)).unwrap();
+        }
+        let (ok, out) = run(Command::new("cp")
+            .arg("-r")
+            .arg(fx.path("certificates"))
+            .arg(x.join("pki/ca")));
+        assert!(ok, "{out}");
+        let (port, https) = (common::free_port(), common::free_port());
+        let cfg = format!(
+            "xrd.port {port}\nxrd.allow host localhost\nall.export /\noss.localroot {x}/data\n\
+             all.adminpath {x}/adm\nall.pidpath {x}/run\nxrd.protocol XrdHttp:{https} libXrdHttp.so\n\
+             http.cert {x}/pki/hostcert.pem\nhttp.key {x}/pki/hostkey.pem\nhttp.cadir {x}/pki/ca\n\
+             http.exthandler xrdtpc libXrdHttpTPC.so\nxrootd.chksum adler32\n",
+            x = x.display()
+        );
+        std::fs::write(x.join("xrd.cfg"), cfg).unwrap();
+        let (ok, out) = run(Command::new("chown").args(["-R", "xrootd:xrootd"]).arg(&x));
+        assert!(ok, "{out}");
+        let child = Command::new("setpriv")
+            .args([
+                "--reuid=xrootd",
+                "--regid=xrootd",
+                "--init-groups",
+                "xrootd",
+                "-c",
+            ])
+            .arg(x.join("xrd.cfg"))
+            .arg("-l")
+            .arg(x.join("xrootd.log"))
+            .args(["-n", "gdtest"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", https)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "xrootd did not start");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Xrootd {
+            child,
+            root: x.join("data"),
+            _dir: dir,
+            https,
+        }
+    }
+}
+
+impl Drop for Xrootd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn xrootd_ok() -> bool {
+    if !require_tool("xrootd") || !require_tool("setpriv") {
+        return false;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let plugin = Path::new("/usr/lib/x86_64-linux-gnu/libXrdHttpTPC-5.so").exists();
+    if !(root && plugin) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "xrootd needs root and xrootd-server-plugins (CI=true)"
+        );
+        eprintln!("SKIP: xrootd needs root and xrootd-server-plugins");
+    }
+    root && plugin
+}
+
+/// XRootD as the active party of an HTTP third-party copy, griddock passive: XRootD GETs
+/// from griddock (pull) and PUTs to it with Expect: 100-continue (push), with the Basic
+/// credential forwarded through `TransferHeaderAuthorization`.
+#[test]
+fn xrootd_pulls_from_and_pushes_to_griddock() {
+    if !xrootd_ok() {
+        return;
+    }
+    let Some(fx) = Gsi::make() else {
+        return;
+    };
+    let mut users = user_entry("alice", PW, "read-write");
+    users.push('\n');
+    let mut g = Griddock::prepare();
+    let users_path = g.dir.path().join("users.toml");
+    std::fs::write(&users_path, users).unwrap();
+    g.launch(
+        &format!(
+            "[tls]\nsource = \"files\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
+             [auth]\nusers_file = \"{}\"\n",
+            fx.path("host/hostcert.pem").display(),
+            fx.path("host/hostkey.pem").display(),
+            users_path.display()
+        ),
+        &[],
+    );
+    let x = Xrootd::start(&fx);
+    random_file(&g.data().join("src.bin"), 20 << 20, 11);
+    let auth = format!("TransferHeaderAuthorization: Basic {}", basic_b64());
+    let copy = |headers: &[String], target: &str| {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sS", "-X", "COPY", "--capath"])
+            .arg(fx.path("certificates"));
+        for h in headers {
+            cmd.args(["-H", h]);
+        }
+        run(cmd.arg(format!("https://localhost:{}{target}", x.https)))
+    };
+    let gd = |p: &str| format!("https://localhost:{}{p}", g.webdav.port());
+    // Pull: XRootD GETs /src.bin from griddock.
+    let (ok, out) = copy(
+        &[format!("Source: {}", gd("/src.bin")), auth.clone()],
+        "/pulled.bin",
+    );
+    assert!(ok && out.trim_end().ends_with("success: Created"), "{out}");
+    assert_eq!(
+        sha256(&x.root.join("pulled.bin")),
+        sha256(&g.data().join("src.bin"))
+    );
+    // Push: XRootD PUTs its file to griddock.
+    let (ok, out) = copy(
+        &[format!("Destination: {}", gd("/pushed.bin")), auth.clone()],
+        "/pulled.bin",
+    );
+    assert!(ok && out.trim_end().ends_with("success: Created"), "{out}");
+    assert_eq!(
+        sha256(&g.data().join("pushed.bin")),
+        sha256(&g.data().join("src.bin"))
+    );
+    // Without the credential griddock refuses the push, and XRootD reports it.
+    let (_, out) = copy(
+        &[format!("Destination: {}", gd("/refused.bin"))],
+        "/pulled.bin",
+    );
+    assert!(out.contains("failure") && out.contains("401"), "{out}");
+    assert!(!g.data().join("refused.bin").exists());
+    let log = g.xferlog().join("\n");
+    assert!(
+        log.contains("verb=\"GET\" path=/src.bin") && log.contains("verb=\"PUT\" path=/pushed.bin"),
+        "{log}"
+    );
+}
