@@ -170,6 +170,7 @@ fn webdav(
         metrics: Arc::clone(metrics),
         tls: crate::tls::webdav_config(Arc::clone(certs), client_certs),
         max_connections: cfg.limits.max_sessions,
+        data_timeout: cfg.limits.data_timeout,
     })
 }
 

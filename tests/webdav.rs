@@ -1665,3 +1665,55 @@ fn xrootd_pulls_from_and_pushes_to_griddock() {
         "{log}"
     );
 }
+
+#[test]
+fn stalled_bodies_end_after_the_data_timeout() {
+    if !require_tool("curl") {
+        return;
+    }
+    let g = start("[limits]\ndata_timeout = \"1s\"\n");
+    random_file(&g.data().join("big.bin"), 64 << 20, 12);
+    let script = r#"
+import socket, ssl, sys, time, base64
+port, user = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+def conn():
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+    s.settimeout(20)
+    return s
+# A reader that stops reading: the response is cut off, not kept open forever.
+r = conn()
+r.sendall(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
+total = len(r.recv(1000))
+time.sleep(4)
+try:
+    while True:
+        b = r.recv(1 << 20)
+        if not b:
+            break
+        total += len(b)
+except (OSError, ssl.SSLError):
+    pass
+print("get", "cut" if total < 64 << 20 else "complete")
+# A writer that stops sending mid-body: 400 and the connection closed, no file.
+w = conn()
+auth = base64.b64encode(user.encode()).decode()
+w.sendall(("PUT /stalled.bin HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic %s\r\n"
+           "Content-Length: 1000000\r\n\r\n" % auth).encode() + b"x" * 100000)
+t = time.time()
+answer = w.recv(200).split(b"\r\n")[0].decode()
+print("put", answer, "after %.0f s" % (time.time() - t))
+"#;
+    let out = py(script, &[&g.webdav.port().to_string(), &alice()]);
+    assert!(out.contains("get cut"), "{out}");
+    assert!(out.contains("put HTTP/1.1 400 Bad Request"), "{out}");
+    assert!(!g.data().join("stalled.bin").exists());
+    assert_no_internal_files(&g);
+    assert!(
+        g.xferlog()
+            .iter()
+            .any(|l| l.contains("/big.bin") && l.contains("aborted")),
+        "{:?}",
+        g.xferlog()
+    );
+}

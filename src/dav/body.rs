@@ -67,16 +67,18 @@ pub enum Sent {
     Failed(u64),
 }
 
-/// Streams `len` bytes of `file` from `offset`; `done` runs once with the outcome.
+/// Streams `len` bytes of `file` from `offset`; `done` runs once with the outcome. A
+/// client that takes nothing for `stall` loses the response.
 pub fn stream_file(
     file: std::fs::File,
     offset: u64,
     len: u64,
+    stall: std::time::Duration,
     done: impl FnOnce(Sent) + Send + 'static,
 ) -> Body {
     let (tx, rx) = mpsc::channel(QUEUE);
     tokio::spawn(async move {
-        let outcome = produce(Arc::new(file), offset, len, tx).await;
+        let outcome = produce(Arc::new(file), offset, len, stall, tx).await;
         done(outcome);
     });
     ChannelBody { rx, len }.boxed()
@@ -86,6 +88,7 @@ async fn produce(
     file: Arc<std::fs::File>,
     offset: u64,
     len: u64,
+    stall: std::time::Duration,
     tx: mpsc::Sender<std::io::Result<Bytes>>,
 ) -> Sent {
     let mut sent = 0u64;
@@ -108,8 +111,15 @@ async fn produce(
             }
         };
         let n = chunk.len() as u64;
-        if tx.send(Ok(chunk)).await.is_err() {
-            return Sent::Aborted(sent);
+        // SECURITY: a client that stops reading does not hold the file and the task
+        // forever; the error ends the body, and hyper closes the connection.
+        match tokio::time::timeout(stall, tx.send(Ok(chunk))).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Sent::Aborted(sent),
+            Err(_) => {
+                drop(tx);
+                return Sent::Aborted(sent);
+            }
         }
         sent += n;
     }

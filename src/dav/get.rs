@@ -159,10 +159,11 @@ pub async fn handle(
     let mut resp = if head {
         Response::new(empty())
     } else {
-        let t = transfer(ctx, len);
+        let t = transfer(ctx);
         let metrics = std::sync::Arc::clone(&ctx.dav.metrics);
         metrics.transfer_started(Endpoint::Webdav, Direction::Download);
-        Response::new(stream_file(file, first, len, move |sent| {
+        let stall = ctx.dav.data_timeout;
+        Response::new(stream_file(file, first, len, stall, move |sent| {
             finish(t, sent, &metrics)
         }))
     };
@@ -182,7 +183,7 @@ pub async fn handle(
     Ok(resp)
 }
 
-fn transfer(ctx: &Ctx<'_>, _len: u64) -> Transfer {
+fn transfer(ctx: &Ctx<'_>) -> Transfer {
     Transfer {
         peer: ctx.peer,
         user: ctx.access.user.clone(),

@@ -48,6 +48,9 @@ pub struct Dav {
     pub metrics: Arc<Metrics>,
     pub tls: Arc<rustls::ServerConfig>,
     pub max_connections: usize,
+    /// Longest wait for a client to take or send the next piece of a body
+    /// (`limits.data_timeout`).
+    pub data_timeout: std::time::Duration,
 }
 
 /// Runs blocking storage work on the blocking pool.

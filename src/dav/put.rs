@@ -81,7 +81,7 @@ pub async fn handle(ctx: &Ctx<'_>, req: Request<Incoming>) -> Result<Response<Bo
     let metrics = &ctx.dav.metrics;
     metrics.transfer_started(Endpoint::Webdav, Direction::Upload);
     let started = Instant::now();
-    let received = receive(req.into_body(), file).await;
+    let received = receive(req.into_body(), file, ctx.dav.data_timeout).await;
     let outcome = match (received, announced) {
         (Ok(n), Some(want)) if n != want => Err((
             n,
@@ -154,16 +154,28 @@ fn parent_missing(e: StorageError) -> DavError {
 
 /// Copies the body into `file` from offset 0; returns the byte count. A broken body
 /// (client gone, short Content-Length body, bad chunking) is an error.
-async fn receive(mut body: Incoming, file: Arc<std::fs::File>) -> Result<u64, (u64, DavError)> {
+async fn receive(
+    mut body: Incoming,
+    file: Arc<std::fs::File>,
+    stall: std::time::Duration,
+) -> Result<u64, (u64, DavError)> {
     let mut buf = BytesMut::with_capacity(WRITE_CHUNK);
     let mut written = 0u64;
     loop {
-        let frame = match body.frame().await {
-            None => break,
-            Some(Ok(f)) => f,
-            Some(Err(e)) => {
-                return Err((written + buf.len() as u64, DavError::Body(e.to_string())))
+        // SECURITY: a client that stops sending mid-body does not hold the upload (and
+        // its disk space) forever.
+        let next = tokio::time::timeout(stall, body.frame()).await;
+        let got = written + buf.len() as u64;
+        let frame = match next {
+            Err(_) => {
+                return Err((
+                    got,
+                    DavError::Body("no data within the data timeout".into()),
+                ))
             }
+            Ok(None) => break,
+            Ok(Some(Ok(f))) => f,
+            Ok(Some(Err(e))) => return Err((got, DavError::Body(e.to_string()))),
         };
         let Ok(data) = frame.into_data() else {
             continue; // trailers
