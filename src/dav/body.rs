@@ -3,7 +3,6 @@
 //! blocking pool in large chunks and waits for the client *asynchronously* between chunks,
 //! so a slow client holds no thread and never stalls other requests.
 
-use std::os::unix::fs::FileExt;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -126,16 +125,18 @@ async fn produce(
     Sent::Complete(sent)
 }
 
+/// Up to `want` bytes at `at`, read into uninitialised capacity (no 1 MiB memset per
+/// chunk: that showed up in the CPU per GiB).
 fn read_chunk(file: &std::fs::File, at: u64, want: usize) -> std::io::Result<Bytes> {
-    let mut buf = vec![0u8; want];
-    let mut filled = 0;
-    while filled < want {
-        let n = file.read_at(&mut buf[filled..], at + filled as u64)?;
+    let mut buf = Vec::with_capacity(want);
+    while buf.len() < want {
+        let offset = at + buf.len() as u64;
+        // Reads at most the spare capacity (>= want); extra bytes are cut below.
+        let n = rustix::io::pread(file, rustix::buffer::spare_capacity(&mut buf), offset)?;
         if n == 0 {
             break;
         }
-        filled += n;
     }
-    buf.truncate(filled);
+    buf.truncate(want);
     Ok(Bytes::from(buf))
 }
