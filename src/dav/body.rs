@@ -18,8 +18,10 @@ pub type Body = BoxBody<Bytes, std::io::Error>;
 
 /// Bytes per read from disk (and per channel message) under TLS.
 pub const READ_CHUNK: usize = 1 << 20;
-/// Chunks buffered between the reader and the connection (bounds memory per GET).
-const QUEUE: usize = 4;
+/// Chunks buffered between the reader and the connection. Memory per GET is bounded by
+/// (QUEUE + 1) chunks, so 1000 slow clients hold at most ~2 GiB; one queued chunk is
+/// enough to overlap the next read with sending.
+const QUEUE: usize = 1;
 
 pub fn full(b: Bytes) -> Body {
     Full::new(b).map_err(|never| match never {}).boxed()

@@ -23,8 +23,8 @@ use super::{blocking, Transfer};
 use crate::metrics::{Direction, Endpoint};
 use crate::storage::{FileKind, StorageError, UploadMode};
 
-/// Bytes gathered before one positional write.
-const WRITE_CHUNK: usize = 4 << 20;
+/// Bytes gathered before one positional write (and the most a PUT buffers).
+const WRITE_CHUNK: usize = 1 << 20;
 
 /// An upload that is discarded unless committed — also when the request future is
 /// dropped because the client went away (WebDAV has no restarts to keep a part file for).
