@@ -170,7 +170,18 @@ fn get_head_range_conditionals_and_digests() {
         ],
     );
     assert_eq!(code, 200);
-    // A stale If-Range sends the whole file.
+    // A matching If-Range keeps the range; a stale one sends the whole file.
+    let (code, _, body) = curl(
+        &g,
+        &[
+            "-r",
+            "0-9",
+            "-H",
+            &format!("If-Range: {etag}"),
+            &url(&g, "/file.bin"),
+        ],
+    );
+    assert_eq!((code, body.len()), (206, 10));
     let (code, _, body) = curl(
         &g,
         &[

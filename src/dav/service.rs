@@ -167,7 +167,11 @@ async fn dispatch(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, DavError> {
     match req.method().as_str() {
+        // OPTIONS names methods only, nothing about any resource: no credential needed.
         "OPTIONS" => return Ok(options::options()),
+        // SECURITY: a POST is never routed to a handler that could serve the file (StoRM
+        // once answered a macaroon request with the whole file); refused before anything
+        // else, its body unread.
         "POST" => return Err(options::post(&req)),
         "COPY" => {
             return Err(DavError::NotImplemented(
