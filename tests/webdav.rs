@@ -1728,3 +1728,36 @@ print("put", answer, "after %.0f s" % (time.time() - t))
         g.xferlog()
     );
 }
+
+#[test]
+fn sigterm_lets_a_running_get_finish() {
+    if !require_tool("curl") {
+        return;
+    }
+    let mut g = start("");
+    random_file(&g.data().join("big.bin"), 20_000_000, 13);
+    let out = g.dir.path().join("got.bin");
+    let child = Command::new("curl")
+        .args(["-sS", "--limit-rate", "8M", "--cacert"])
+        .arg(g.cert())
+        .args([
+            "-o",
+            out.to_str().unwrap(),
+            "-w",
+            "%{http_code}",
+            &url(&g, "/big.bin"),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let status = g.terminate(std::time::Duration::from_secs(20));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "griddock did not exit cleanly"
+    );
+    let done = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&done.stdout), "200");
+    assert_eq!(sha256(&out), sha256(&g.data().join("big.bin")));
+    assert!(g.log().contains("all sessions drained"), "{}", g.log());
+}
