@@ -34,13 +34,14 @@ use std::time::Instant;
 use tracing::info;
 
 pub use auth::{bearer_grant, Activity, Authn, Grant};
+pub use error::DavError;
+pub use service::serve;
+pub use x509::OptionalClientCert;
+
 // The sans-I/O parsers, public for the fuzz targets.
 pub use digest::{choose_rfc3230, choose_rfc9530};
 pub use get::{parse_range, ByteRange, RangeAnswer};
 pub use href::{decode_path, destination, encode_href};
-pub use error::DavError;
-pub use service::serve;
-pub use x509::OptionalClientCert;
 
 use crate::metrics::{Direction, Endpoint, Metrics};
 use crate::storage::checksum::ChecksumCache;
