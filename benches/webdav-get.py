@@ -40,6 +40,16 @@ def wait_port(port: int, what: str = "", timeout: float = 20) -> None:
     sys.exit(f"port {port} never opened ({what})")
 
 
+def started(p: subprocess.Popen, port: int, what: str) -> None:
+    """Waits for `port`; a server that never opens it is stopped before exiting."""
+    try:
+        wait_port(port, what)
+    except SystemExit:
+        p.terminate()
+        p.wait()
+        raise
+
+
 def cpu_seconds(pid: int) -> float:
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return sum(int(x) for x in fields[11:15]) / TICK
@@ -69,7 +79,7 @@ def start_griddock(tmp: str, data: str, cert: str, key: str) -> tuple[subprocess
     log = open(os.path.join(tmp, "griddock.log"), "w")
     p = subprocess.Popen([binary, "serve", "--config", cfg], stdout=log, stderr=log,
                          env={**os.environ, "RUST_LOG": "warn"})
-    wait_port(port, f"griddock, see {tmp}/griddock.log")
+    started(p, port, f"griddock, see {tmp}/griddock.log")
     return p, port
 
 
@@ -90,7 +100,7 @@ def start_xrootd(tmp: str, data: str, cert: str, key: str) -> tuple[subprocess.P
     p = subprocess.Popen(["setpriv", "--reuid=xrootd", "--regid=xrootd", "--init-groups",
                           "xrootd", "-c", f"{x}/xrd.cfg", "-l", f"{x}/xrootd.log", "-n", "bench"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(https, f"xrootd, see {x}/bench/xrootd.log")
+    started(p, https, f"xrootd, see {x}/bench/xrootd.log")
     return p, https
 
 
@@ -111,11 +121,11 @@ def main() -> None:
     cert, key = make_cert(tmp)
     servers = {}
     procs = []
-    for name, start in (("griddock", start_griddock), ("xrootd", start_xrootd)):
-        p, port = start(tmp, data, cert, key)
-        procs.append(p)
-        servers[name] = (p, port, [], [])
     try:
+        for name, start in (("griddock", start_griddock), ("xrootd", start_xrootd)):
+            p, port = start(tmp, data, cert, key)
+            procs.append(p)
+            servers[name] = (p, port, [], [])
         subprocess.run(["cat", os.path.join(data, "file")], stdout=subprocess.DEVNULL)
         for _ in range(runs):
             for name, (p, port, walls, cpus) in servers.items():
