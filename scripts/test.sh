@@ -40,6 +40,11 @@ declare -A PEERS=(
   [globus-url-copy]=globus-gass-copy-progs
   [grid-proxy-init]=globus-proxy-utils
   [globus-gridftp-server]=globus-gridftp-server-progs
+  [davix-put]=davix
+  [rclone]=rclone
+  [gfal-ls]=gfal2-util-scripts
+  [xrootd]=xrootd-server
+  [setpriv]=util-linux
 )
 
 SUDO=
@@ -56,12 +61,22 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# gfal2 (the library FTS uses) is a Python module, not a command.
-if ! /usr/bin/python3 -c "import gfal2" >/dev/null 2>&1; then
-  echo "test.sh: installing gfal2 (python3-gfal2, gridftp and file plugins)"
+# gfal2 (the library FTS uses) is a Python module, not a command; its HTTP plugin (davs://)
+# is a shared object.
+if ! /usr/bin/python3 -c "import gfal2" >/dev/null 2>&1 \
+   || [ ! -e /usr/lib/x86_64-linux-gnu/gfal2-plugins/libgfal_plugin_http.so ]; then
+  echo "test.sh: installing gfal2 (python3-gfal2, gridftp, http and file plugins)"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    python3-gfal2 gfal2 gfal2-plugin-gridftp gfal2-plugin-file >/dev/null
+    python3-gfal2 gfal2 gfal2-plugin-gridftp gfal2-plugin-http gfal2-plugin-file >/dev/null
+fi
+
+# XRootD's HTTP and HTTP-TPC plugins (an independent HTTP third-party-copy peer).
+if [ ! -e /usr/lib/x86_64-linux-gnu/libXrdHttpTPC-5.so ]; then
+  echo "test.sh: installing xrootd-server-plugins"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    xrootd-server xrootd-server-plugins >/dev/null
 fi
 
 # The bearer-token tests use independent implementations: PyJWT for WLCG tokens,

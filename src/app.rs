@@ -66,6 +66,12 @@ pub async fn serve(cfg: Config) -> Result<()> {
     }
     let probed = Arc::clone(&served);
     readiness.probe("data_dir", move || probed.check());
+    if cfg.webdav.enabled {
+        readiness.register("webdav");
+    }
+    for note in cfg.deprecations() {
+        warn!("{note}");
+    }
     let http_state = HttpState {
         metrics: Arc::clone(&metrics),
         ready: readiness.clone(),
@@ -74,15 +80,6 @@ pub async fn serve(cfg: Config) -> Result<()> {
     if let Some(listener) = listeners.http {
         tracker.spawn(crate::http::serve(
             listener,
-            http_state.clone(),
-            shutdown.clone(),
-        ));
-    }
-    if let Some(listener) = listeners.https {
-        let tls = crate::tls::https_config(Arc::clone(&certs));
-        tracker.spawn(crate::http::serve_tls(
-            listener,
-            tls,
             http_state.clone(),
             shutdown.clone(),
         ));
@@ -100,6 +97,16 @@ pub async fn serve(cfg: Config) -> Result<()> {
     // One session limit for the whole server, shared by both endpoints.
     let sessions = Arc::new(Semaphore::new(cfg.limits.max_sessions));
     let gsi = gsi_for(&cfg, &certs)?;
+    if let Some(listener) = listeners.webdav {
+        let dav = webdav(&cfg, &certs, &auth, &served.root(), &metrics, gsi.clone());
+        readiness.set("webdav", true);
+        tracker.spawn(crate::dav::serve(
+            listener,
+            dav,
+            shutdown.clone(),
+            tracker.clone(),
+        ));
+    }
     let endpoint = |label, settings: Settings, tls| {
         let range = &settings.passive_ports;
         let half_range = (usize::from(range.end - range.start) + 1).div_ceil(2);
@@ -141,6 +148,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
     info!(grace = ?cfg.shutdown_grace, "shutting down: no new sessions, draining transfers");
     readiness.set("ftp", false);
     readiness.set("gridftp", false);
+    readiness.set("webdav", false);
     shutdown.cancel();
     tracker.close();
     if tokio::time::timeout(cfg.shutdown_grace, tracker.wait())
@@ -197,7 +205,38 @@ async fn sweep_once(root: crate::storage::DataRoot, age: Duration) {
     }
 }
 
-/// GSI for the GridFTP endpoint when a grid-mapfile is configured.
+/// The WebDAV endpoint's shared state: the certificate store's TLS configuration, asking
+/// for optional client certificates when GSI (a grid-mapfile) is configured.
+fn webdav(
+    cfg: &Config,
+    certs: &Arc<CertStore>,
+    auth: &Authenticator,
+    root: &crate::storage::DataRoot,
+    metrics: &Arc<Metrics>,
+    gsi: Option<Arc<crate::gsi::Gsi>>,
+) -> Arc<crate::dav::Dav> {
+    let client_certs = gsi.as_ref().map(|g| {
+        Arc::new(crate::dav::OptionalClientCert(Arc::clone(&g.verifier)))
+            as Arc<dyn rustls::server::danger::ClientCertVerifier>
+    });
+    Arc::new(crate::dav::Dav {
+        authn: crate::dav::Authn {
+            users: auth.clone(),
+            gsi,
+            root: root.clone(),
+            failed_login_delay: cfg.auth.failed_login_delay,
+            verified: Default::default(),
+            metrics: Arc::clone(metrics),
+        },
+        checksums: crate::storage::checksum::ChecksumCache::new(&cfg.state_dir),
+        metrics: Arc::clone(metrics),
+        tls: crate::tls::webdav_config(Arc::clone(certs), client_certs),
+        max_connections: cfg.limits.max_sessions,
+        data_timeout: cfg.limits.data_timeout,
+    })
+}
+
+/// GSI for the GridFTP and WebDAV endpoints when a grid-mapfile is configured.
 fn gsi_for(
     cfg: &Config,
     certs: &Arc<crate::tls::CertStore>,

@@ -3,13 +3,15 @@
 //!
 //! Layout (see docs/architecture.md): `config` (figment schema), `storage` (the confined
 //! `DataRoot`), `auth` (users file, anonymous), `tls` (hot-swappable certificate store),
-//! `ftp` (the protocol engine both endpoints run on), `http` (health and metrics), `app`
-//! (wiring, signals, graceful shutdown), `utc` (total timestamp conversions).
+//! `ftp` (the protocol engine both endpoints run on), `dav` (the HTTPS/WebDAV data
+//! endpoint), `http` (health and metrics), `app` (wiring, signals, graceful shutdown),
+//! `utc` (total timestamp conversions).
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod dav;
 pub mod ftp;
 pub mod gridftp;
 pub mod gsi;

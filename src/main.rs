@@ -119,6 +119,9 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
 fn check_config(config: Option<PathBuf>) -> ExitCode {
     match load(config) {
         Ok(cfg) => {
+            for note in cfg.deprecations() {
+                eprintln!("griddock: warning: {note}");
+            }
             print!("{}", cfg.to_redacted_toml());
             ExitCode::SUCCESS
         }

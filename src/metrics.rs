@@ -16,6 +16,8 @@ use prometheus_client::registry::Registry;
 pub enum Endpoint {
     Ftp,
     Gridftp,
+    /// The HTTPS/WebDAV endpoint (`davs://`).
+    Webdav,
 }
 
 impl Endpoint {
@@ -23,6 +25,7 @@ impl Endpoint {
         match self {
             Endpoint::Ftp => "ftp",
             Endpoint::Gridftp => "gridftp",
+            Endpoint::Webdav => "webdav",
         }
     }
 }
@@ -66,6 +69,10 @@ pub enum LoginMethod {
     Password,
     /// X.509 proxy through GSI (the grid-mapfile chose the account).
     Gsi,
+    /// X.509 certificate or proxy by TLS client authentication (WebDAV).
+    X509,
+    /// A bearer credential (WLCG token or macaroon; WebDAV).
+    Bearer,
 }
 
 impl EncodeLabelValue for LoginMethod {
@@ -74,6 +81,8 @@ impl EncodeLabelValue for LoginMethod {
             LoginMethod::Anonymous => "anonymous",
             LoginMethod::Password => "password",
             LoginMethod::Gsi => "gsi",
+            LoginMethod::X509 => "x509",
+            LoginMethod::Bearer => "bearer",
         })
     }
 }

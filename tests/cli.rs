@@ -95,6 +95,23 @@ fn check_config_prints_the_effective_config() {
 }
 
 #[test]
+fn check_config_validates_webdav_and_warns_about_the_retired_https() {
+    let (ok, out) = check_config(
+        "[tls]\nsource = \"acme\"\n[acme]\nchallenge = \"tls-alpn-01\"\ndomains = [\"x.example\"]\n\
+         [webdav]\nenabled = false\n",
+        &[],
+    );
+    assert!(!ok && out.contains("webdav.enabled"), "{out}");
+    let (ok, out) = check_config("[https]\nlisten = \"127.0.0.1:9443\"\n", &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("warning: https.listen is deprecated"), "{out}");
+    assert!(
+        out.contains("[webdav]\nenabled = true\nlisten = \"127.0.0.1:9443\""),
+        "{out}"
+    );
+}
+
+#[test]
 fn passwd_prints_an_argon2id_hash() {
     let entry = common::user_entry("x", "pw", "read");
     assert!(entry.contains("$argon2id$v=19$"), "{entry}");

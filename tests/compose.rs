@@ -68,6 +68,7 @@ fn lab_compose_comes_up_healthy_and_serves() {
             ("GRIDDOCK_FTP_PORT".into(), ftp.to_string()),
             ("GRIDDOCK_HTTP_PORT".into(), http.to_string()),
             ("GRIDDOCK_GRIDFTP_PORT".into(), free_port().to_string()),
+            ("GRIDDOCK_WEBDAV_PORT".into(), free_port().to_string()),
             ("GRIDDOCK_PASV_MIN".into(), lo.to_string()),
             ("GRIDDOCK_PASV_MAX".into(), hi.to_string()),
             ("GRIDDOCK_DATA".into(), data.path().display().to_string()),

@@ -9,12 +9,12 @@ use tracing::info;
 
 use crate::config::Config;
 
-/// The bound control, HTTP and HTTPS listeners of the enabled endpoints.
+/// The bound control, HTTP and WebDAV listeners of the enabled endpoints.
 pub struct Listeners {
     pub ftp: Option<TcpListener>,
     pub gridftp: Option<TcpListener>,
     pub http: Option<TcpListener>,
-    pub https: Option<TcpListener>,
+    pub webdav: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -23,7 +23,7 @@ impl Listeners {
             ftp: bind_if(cfg.ftp.enabled, "ftp", cfg.ftp.listen).await?,
             gridftp: bind_if(cfg.gridftp.enabled, "gridftp", cfg.gridftp.listen).await?,
             http: bind_if(cfg.http.enabled, "http", cfg.http.listen).await?,
-            https: bind_if(cfg.https_enabled(), "https", cfg.https.listen).await?,
+            webdav: bind_if(cfg.webdav.enabled, "webdav", cfg.webdav.listen).await?,
         })
     }
 }

@@ -119,6 +119,15 @@ impl Authenticator {
         }
     }
 
+    /// The stored password hash, root and write permission of `name` as they are now: a
+    /// protocol that caches a verified password reuses it only while they are unchanged.
+    pub fn user_stamp(&self, name: &str) -> Option<(String, String, bool)> {
+        self.users
+            .load()
+            .get(name)
+            .map(|u| (u.password_hash.clone(), u.root.clone(), u.can_write))
+    }
+
     fn anonymous_login(&self) -> Result<Principal, AuthError> {
         let can_write = match self.anonymous {
             AnonymousMode::Off => return Err(AuthError::AnonymousDisabled),

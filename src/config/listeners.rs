@@ -2,7 +2,7 @@
 //! and `serve` refuse a configuration whose listeners cannot all be bound (or would steal
 //! each other's ports) before anything is bound or written.
 //!
-//! Rules, over the *enabled* endpoints (`ftp`, `gridftp`, `http`, `https`):
+//! Rules, over the *enabled* endpoints (`ftp`, `gridftp`, `http`, `webdav`):
 //! - no two listeners on the same port where their addresses overlap (the same IP, or
 //!   either one unspecified, `0.0.0.0` / `[::]`); port 0 (any free port) never clashes;
 //! - no passive range (`ftp.passive_ports`, `gridftp.passive_ports`) containing a
@@ -27,8 +27,8 @@ fn listeners(cfg: &Config) -> Vec<(&'static str, SocketAddr)> {
     if cfg.http.enabled {
         out.push(("http.listen", cfg.http.listen));
     }
-    if cfg.https_enabled() {
-        out.push(("https.listen", cfg.https.listen));
+    if cfg.webdav.enabled {
+        out.push(("webdav.listen", cfg.webdav.listen));
     }
     out
 }
@@ -88,7 +88,7 @@ mod tests {
     #[test]
     fn the_defaults_pass_with_their_shared_passive_range() {
         assert_eq!(with(|_| {}), Ok(()));
-        assert_eq!(with(|c| c.https.enabled = true), Ok(()));
+        assert_eq!(with(|c| c.webdav.enabled = false), Ok(()));
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct Config {
     pub auth: AuthConfig,
     pub tls: TlsConfig,
     pub acme: AcmeConfig,
+    pub webdav: WebdavConfig,
+    /// Deprecated alias of `[webdav]` (see [`HttpsConfig`]).
+    #[serde(skip_serializing_if = "HttpsConfig::is_unset")]
     pub https: HttpsConfig,
     pub limits: LimitsConfig,
     pub storage: StorageConfig,
@@ -174,13 +177,31 @@ pub struct AcmeConfig {
     pub retry_min: Duration,
 }
 
-/// `[https]`: health and metrics over TLS; also answers ACME tls-alpn-01 challenges.
+/// `[webdav]`: the HTTPS/WebDAV data endpoint (`davs://host:port/path`). Its listener
+/// also answers ACME tls-alpn-01 challenges; health and metrics stay on `[http]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct HttpsConfig {
-    /// Off by default; switched on automatically for `acme.challenge = "tls-alpn-01"`.
+pub struct WebdavConfig {
     pub enabled: bool,
     pub listen: std::net::SocketAddr,
+}
+
+/// `[https]`: retired. The HTTPS listener became the WebDAV endpoint; for one release
+/// `https.listen` is still read as `webdav.listen` (when that is not set) and
+/// `https.enabled = true` as `webdav.enabled = true`, with a warning at start.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpsConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+impl HttpsConfig {
+    fn is_unset(&self) -> bool {
+        self.enabled.is_none() && self.listen.is_none()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -217,6 +238,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             tls: TlsConfig::default(),
             acme: AcmeConfig::default(),
+            webdav: WebdavConfig::default(),
             https: HttpsConfig::default(),
             limits: LimitsConfig::default(),
             storage: StorageConfig::default(),
@@ -308,10 +330,10 @@ impl Default for AcmeConfig {
     }
 }
 
-impl Default for HttpsConfig {
+impl Default for WebdavConfig {
     fn default() -> Self {
         Self {
-            enabled: false,
+            enabled: true,
             listen: ([0, 0, 0, 0], 8443).into(),
         }
     }
@@ -338,11 +360,38 @@ impl Config {
         }
     }
 
-    /// Whether the HTTPS listener runs (explicitly, or for tls-alpn-01).
-    pub fn https_enabled(&self) -> bool {
-        self.https.enabled
-            || (self.tls.source == TlsSource::Acme
-                && self.acme.challenge == AcmeChallenge::TlsAlpn01)
+    /// Whether tls-alpn-01 challenges must be answered (on the WebDAV listener).
+    pub fn wants_tls_alpn(&self) -> bool {
+        self.tls.source == TlsSource::Acme && self.acme.challenge == AcmeChallenge::TlsAlpn01
+    }
+
+    /// Applies the deprecated `[https]` keys to `[webdav]`; returns what to warn about.
+    fn apply_https_alias(&mut self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Some(listen) = self.https.listen {
+            if self.webdav.listen == WebdavConfig::default().listen {
+                self.webdav.listen = listen;
+            }
+            notes.push(format!(
+                "https.listen is deprecated: the HTTPS listener is now the WebDAV endpoint; \
+                 set webdav.listen (using {})",
+                self.webdav.listen
+            ));
+        }
+        if let Some(enabled) = self.https.enabled {
+            if enabled {
+                self.webdav.enabled = true;
+            }
+            notes.push(
+                "https.enabled is deprecated and ignored unless true: use webdav.enabled".into(),
+            );
+        }
+        notes
+    }
+
+    /// Warnings about deprecated keys in this (loaded) configuration.
+    pub fn deprecations(&self) -> Vec<String> {
+        self.clone().apply_https_alias()
     }
 }
 
@@ -392,7 +441,11 @@ impl Config {
         let env = Env::prefixed("GRIDDOCK_")
             .split("__")
             .filter(|k| !k.as_str().eq_ignore_ascii_case("config"));
-        let cfg: Config = fig.merge(env).extract().map_err(render)?;
+        let mut cfg: Config = fig.merge(env).extract().map_err(render)?;
+        let https = cfg.https.clone();
+        cfg.apply_https_alias();
+        // Kept so that `deprecations()` can still report the old keys.
+        cfg.https = https;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -430,6 +483,21 @@ impl Config {
                     "ACME needs DNS names (set public_host or acme.domains to the server's domain)",
                 ));
             }
+        }
+        if self.wants_tls_alpn() && !self.webdav.enabled {
+            return Err(ConfigError::at(
+                "webdav.enabled",
+                "acme.challenge = \"tls-alpn-01\" is answered on the WebDAV listener: enable it or use http-01",
+            ));
+        }
+        if self.webdav.enabled && self.webdav.listen.port() == 0 {
+            return Err(ConfigError::at("webdav.listen", "needs a port"));
+        }
+        if self.webdav.enabled && self.http.enabled && self.webdav.listen == self.http.listen {
+            return Err(ConfigError::at(
+                "webdav.listen",
+                "the same address as http.listen",
+            ));
         }
         listeners::validate(self)?;
         let counts = [

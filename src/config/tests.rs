@@ -191,3 +191,44 @@ fn shipped_config_and_its_issuer_sample_load() {
     assert_eq!(c.auth.token_issuers.len(), 1, "{sample}");
     assert_eq!(c.auth.token_issuers[0].base_path, "/atlas");
 }
+
+#[test]
+fn webdav_is_on_by_default_and_validated() {
+    let c = Config::default();
+    assert!(c.webdav.enabled);
+    assert_eq!(c.webdav.listen.to_string(), "0.0.0.0:8443");
+    let text = c.to_redacted_toml();
+    assert!(
+        text.contains("[webdav]") && !text.contains("[https]"),
+        "{text}"
+    );
+    let e = load_err(
+        "[tls]\nsource = \"acme\"\n[acme]\nchallenge = \"tls-alpn-01\"\ndomains = [\"x.example\"]\n\
+         [webdav]\nenabled = false\n",
+    );
+    assert!(e.starts_with("webdav.enabled:"), "{e}");
+    let e = load_err("[webdav]\nlisten = \"127.0.0.1:0\"\n");
+    assert!(e.starts_with("webdav.listen:"), "{e}");
+    let e =
+        load_err("[http]\nlisten = \"127.0.0.1:9000\"\n[webdav]\nlisten = \"127.0.0.1:9000\"\n");
+    assert!(e.starts_with("webdav.listen:"), "{e}");
+}
+
+#[test]
+fn the_retired_https_listen_is_read_as_webdav_listen() {
+    let f = file("[https]\nenabled = false\nlisten = \"127.0.0.1:9443\"\n");
+    let c = Config::load(Some(f.path())).unwrap();
+    assert_eq!(c.webdav.listen.to_string(), "127.0.0.1:9443");
+    assert!(
+        c.webdav.enabled,
+        "enabled = false no longer turns the data endpoint off"
+    );
+    let notes = c.deprecations();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[0].contains("webdav.listen"), "{notes:?}");
+    // An explicit webdav.listen wins.
+    let f = file("[https]\nlisten = \"127.0.0.1:9443\"\n[webdav]\nlisten = \"127.0.0.1:7443\"\n");
+    let c = Config::load(Some(f.path())).unwrap();
+    assert_eq!(c.webdav.listen.to_string(), "127.0.0.1:7443");
+    assert!(Config::default().deprecations().is_empty());
+}

@@ -1,7 +1,8 @@
 //! The HTTP endpoint (RFC 9110/9112 over hyper): `/healthz` (process alive), `/readyz`
 //! (every registered component ready), `/metrics` (OpenMetrics text) and ACME http-01
-//! answers under `/.well-known/acme-challenge/` (RFC 8555 §8.3). The same routes are served
-//! over TLS by the HTTPS listener, which also completes tls-alpn-01 handshakes (RFC 8737).
+//! answers under `/.well-known/acme-challenge/` (RFC 8555 §8.3). Plain HTTP only: the TLS
+//! listener is the WebDAV endpoint (`crate::dav`), which also completes tls-alpn-01
+//! handshakes (RFC 8737).
 
 mod readiness;
 
@@ -22,7 +23,7 @@ use tracing::{debug, info};
 pub use readiness::Readiness;
 
 use crate::metrics::Metrics;
-use crate::tls::{CertStore, ACME_TLS_ALPN};
+use crate::tls::CertStore;
 
 /// What the HTTP(S) handlers need.
 #[derive(Clone)]
@@ -36,34 +37,11 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 
 /// Serves plain HTTP until `shutdown`; in-flight requests finish.
 pub async fn serve(listener: TcpListener, state: HttpState, shutdown: CancellationToken) {
-    accept_loop(listener, state, None, shutdown).await;
+    accept_loop(listener, state, shutdown).await;
     info!(endpoint = "http", "listener stopped");
 }
 
-/// Serves HTTPS with `tls` until `shutdown`; `acme-tls/1` handshakes end after the
-/// handshake (the validator only checks the certificate).
-pub async fn serve_tls(
-    listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
-    state: HttpState,
-    shutdown: CancellationToken,
-) {
-    accept_loop(
-        listener,
-        state,
-        Some(tokio_rustls::TlsAcceptor::from(tls)),
-        shutdown,
-    )
-    .await;
-    info!(endpoint = "https", "listener stopped");
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    state: HttpState,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    shutdown: CancellationToken,
-) {
+async fn accept_loop(listener: TcpListener, state: HttpState, shutdown: CancellationToken) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -82,40 +60,13 @@ async fn accept_loop(
             let resp = route(&req, &state);
             async move { Ok::<_, Infallible>(resp) }
         });
-        match &tls {
-            None => {
-                let conn = graceful
-                    .watch(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        debug!(%peer, error = %e, "http connection error");
-                    }
-                });
+        let conn =
+            graceful.watch(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                debug!(%peer, error = %e, "http connection error");
             }
-            Some(acceptor) => {
-                let acceptor = acceptor.clone();
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    let handshake = tokio::time::timeout(
-                        std::time::Duration::from_secs(10),
-                        acceptor.accept(stream),
-                    );
-                    let Ok(Ok(tls)) = handshake.await else {
-                        debug!(%peer, "https handshake failed");
-                        return;
-                    };
-                    if tls.get_ref().1.alpn_protocol() == Some(ACME_TLS_ALPN) {
-                        debug!(%peer, "tls-alpn-01 validation handshake");
-                        return;
-                    }
-                    let conn = watcher
-                        .watch(http1::Builder::new().serve_connection(TokioIo::new(tls), service));
-                    if let Err(e) = conn.await {
-                        debug!(%peer, error = %e, "https connection error");
-                    }
-                });
-            }
-        }
+        });
     }
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;
 }

@@ -70,6 +70,22 @@ impl DataRoot {
         }
     }
 
+    /// Removes a directory and everything below it (RFC 4918 §9.6.1 DELETE of a
+    /// collection); never the root. Symlinks inside are removed, never followed.
+    pub fn remove_tree(&self, p: &VPath) -> Result<()> {
+        self.check_writable()?;
+        if p.is_root() {
+            return Err(StorageError::PermissionDenied);
+        }
+        // SECURITY: only a real directory is descended into; a symlink to one is removed
+        // as a link (cap-std's remove_dir_all does not follow links below either).
+        let meta = self.dir.symlink_metadata(p.relative())?;
+        if !meta.is_dir() {
+            return Err(StorageError::NotADirectory);
+        }
+        Ok(self.dir.remove_dir_all(p.relative())?)
+    }
+
     /// Renames within the root (renameat: a symlink is moved, not followed).
     pub fn rename(&self, from: &VPath, to: &VPath) -> Result<()> {
         self.check_writable()?;

@@ -88,6 +88,18 @@ impl DataRoot {
         Ok(out)
     }
 
+    /// (used, available) bytes of the file system holding the root (statvfs), as
+    /// RFC 4331 quota properties report them.
+    pub fn space(&self) -> Result<(u64, u64)> {
+        let st = rustix::fs::fstatvfs(&*self.dir).map_err(std::io::Error::from)?;
+        let frsize = st.f_frsize;
+        let used = st
+            .f_blocks
+            .saturating_sub(st.f_bfree)
+            .saturating_mul(frsize);
+        Ok((used, st.f_bavail.saturating_mul(frsize)))
+    }
+
     /// Opens a regular file for reading (directories: `IsADirectory`; anything else that
     /// is not a regular file: `PermissionDenied`).
     pub fn open_read(&self, p: &VPath) -> Result<std::fs::File> {

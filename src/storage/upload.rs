@@ -99,8 +99,8 @@ impl Upload {
     /// Gives up; what was received so far stays resumable as the part file.
     pub fn abort(self) {}
 
-    /// Gives up and removes what was received (a partial that cannot be resumed, e.g.
-    /// after the disk filled up: keeping it would keep the disk full).
+    /// Gives up and removes what was received: a partial that cannot be resumed (after
+    /// ENOSPC keeping it would keep the disk full; WebDAV PUT has no restarts).
     pub fn discard(mut self) {
         self.remove_tmp();
         // Nothing left to keep: Drop must not look for the temporary file again.

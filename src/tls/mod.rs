@@ -11,7 +11,7 @@ pub mod x509;
 use rustls::sign::CertifiedKey;
 
 pub use files::{read_material, CertWatcher};
-pub use store::{https_config, server_config, CertStore, ACME_TLS_ALPN};
+pub use store::{server_config, webdav_config, CertStore, ACME_TLS_ALPN};
 
 /// A certificate chain and key as installed: the rustls form plus the PEM it came from
 /// (for hostcert.pem/hostkey.pem exports).

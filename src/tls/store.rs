@@ -181,19 +181,35 @@ pub fn server_config(store: Arc<CertStore>) -> Arc<ServerConfig> {
     Arc::new(base_config(store))
 }
 
-/// The HTTPS listener's configuration: also offers `acme-tls/1` for tls-alpn-01.
-pub fn https_config(store: Arc<CertStore>) -> Arc<ServerConfig> {
-    let mut cfg = base_config(store);
+/// The WebDAV (HTTPS) listener's configuration: also offers `acme-tls/1` for
+/// tls-alpn-01, and asks for a client certificate when `client_certs` is given (an
+/// optional one: clients without still connect).
+pub fn webdav_config(
+    store: Arc<CertStore>,
+    client_certs: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+) -> Arc<ServerConfig> {
+    let mut cfg = config_with(store, client_certs);
     cfg.alpn_protocols = vec![ACME_TLS_ALPN.to_vec(), b"http/1.1".to_vec()];
     Arc::new(cfg)
 }
 
 fn base_config(store: Arc<CertStore>) -> ServerConfig {
+    config_with(store, None)
+}
+
+fn config_with(
+    store: Arc<CertStore>,
+    client_certs: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+) -> ServerConfig {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .expect("ring supports TLS 1.2 and 1.3");
-    let mut cfg = builder.with_no_client_auth().with_cert_resolver(store);
+    let builder = match client_certs {
+        Some(v) => builder.with_client_cert_verifier(v),
+        None => builder.with_no_client_auth(),
+    };
+    let mut cfg = builder.with_cert_resolver(store);
     cfg.session_storage = rustls::server::ServerSessionMemoryCache::new(4096);
     cfg
 }

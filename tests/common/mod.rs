@@ -156,7 +156,8 @@ pub struct Griddock {
     pub dir: tempfile::TempDir,
     pub ftp: SocketAddr,
     pub http: SocketAddr,
-    pub https: SocketAddr,
+    /// The WebDAV (HTTPS) listener, which also answers tls-alpn-01.
+    pub webdav: SocketAddr,
     pub gridftp: SocketAddr,
     pub passive: (u16, u16),
 }
@@ -182,10 +183,10 @@ impl Griddock {
                 Ok(()) => return g,
                 Err(e) if attempt < 4 && e.contains("Address already in use") => {
                     let fresh = Self::prepare();
-                    (g.ftp, g.http, g.https, g.gridftp, g.passive) = (
+                    (g.ftp, g.http, g.webdav, g.gridftp, g.passive) = (
                         fresh.ftp,
                         fresh.http,
-                        fresh.https,
+                        fresh.webdav,
                         fresh.gridftp,
                         fresh.passive,
                     );
@@ -213,7 +214,7 @@ impl Griddock {
             child: None,
             ftp: ([127, 0, 0, 1], ports[0]).into(),
             http: ([127, 0, 0, 1], ports[1]).into(),
-            https: ([127, 0, 0, 1], ports[2]).into(),
+            webdav: ([127, 0, 0, 1], ports[2]).into(),
             gridftp: ([127, 0, 0, 1], ports[3]).into(),
             passive,
             dir,
@@ -248,7 +249,7 @@ impl Griddock {
             .arg(self.dir.path().join("griddock.toml"))
             .env("GRIDDOCK_FTP__LISTEN", self.ftp.to_string())
             .env("GRIDDOCK_HTTP__LISTEN", self.http.to_string())
-            .env("GRIDDOCK_HTTPS__LISTEN", self.https.to_string())
+            .env("GRIDDOCK_WEBDAV__LISTEN", self.webdav.to_string())
             .env("GRIDDOCK_GRIDFTP__LISTEN", self.gridftp.to_string())
             .env(
                 "GRIDDOCK_GRIDFTP__PASSIVE_PORTS",

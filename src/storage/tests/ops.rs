@@ -287,3 +287,25 @@ fn data_root_is_shareable_across_threads() {
     fn assert_send<T: Send>() {}
     assert_send::<crate::storage::Upload>();
 }
+
+#[test]
+fn remove_tree_removes_a_directory_but_never_follows_a_link_to_one() {
+    let fx = fixture();
+    std::fs::create_dir_all(fx.path("pub/deep/more")).unwrap();
+    std::fs::write(fx.path("pub/deep/more/f"), b"x").unwrap();
+    std::os::unix::fs::symlink("deep", fx.path("pub/linkdir")).unwrap();
+    // A symlink to a directory is not a tree to descend into.
+    assert!(matches!(
+        fx.root.remove_tree(&vp("/pub/linkdir")),
+        Err(StorageError::NotADirectory)
+    ));
+    assert!(fx.path("pub/deep/more/f").exists());
+    assert!(matches!(
+        fx.root.remove_tree(&vp("/")),
+        Err(StorageError::PermissionDenied)
+    ));
+    fx.root.remove_tree(&vp("/pub/deep")).unwrap();
+    assert!(!fx.path("pub/deep").exists());
+    let (used, avail) = fx.root.space().unwrap();
+    assert!(used > 0 && avail > 0);
+}

@@ -407,3 +407,18 @@ fn large_resume_copy_is_exact() {
     assert_eq!(&got[..n as usize], &data[..n as usize]);
     assert_eq!(&got[n as usize..], b"tail");
 }
+
+#[test]
+fn discard_leaves_neither_the_name_nor_a_part_file() {
+    let fx = fixture();
+    std::fs::write(fx.path("pub/kept.bin"), b"old").unwrap();
+    let u = fx
+        .root
+        .begin_upload(&vp("pub/kept.bin"), UploadMode::Replace)
+        .unwrap();
+    u.file().write_all(b"partial new data").unwrap();
+    u.discard();
+    assert_eq!(fx.read("pub/kept.bin").as_deref(), Some(&b"old"[..]));
+    assert_eq!(part(&fx, "pub", "kept.bin"), None);
+    assert!(internal_files(&fx, "pub").is_empty());
+}

@@ -1,0 +1,205 @@
+//! PUT (RFC 9110 §9.3.4): atomic uploads through storage's temporary file + rename, the
+//! body read only after the request is accepted (so `Expect: 100-continue`, RFC 9110
+//! §10.1.1, is answered with 100 only then — hyper sends it when the body is first
+//! polled), Content-Length or chunked bodies with the size checked at the end, 201 for a
+//! new resource and 204 for a replaced one, 409 without a parent collection (RFC 4918
+//! §9.7.1) and 507 when the disk or quota is full (RFC 4918 §11.5).
+
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, CONTENT_RANGE};
+use hyper::{Request, Response, StatusCode};
+
+use super::auth::Activity;
+use super::body::{empty, Body};
+use super::error::DavError;
+use super::service::Ctx;
+use super::{blocking, Transfer};
+use crate::metrics::{Direction, Endpoint};
+use crate::storage::{FileKind, StorageError, UploadMode};
+
+/// Bytes gathered before one positional write (and the most a PUT buffers).
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// An upload that is discarded unless committed — also when the request future is
+/// dropped because the client went away (WebDAV has no restarts to keep a part file for).
+struct Pending(Option<crate::storage::Upload>);
+
+impl Pending {
+    fn commit(mut self) -> Result<(), DavError> {
+        match self.0.take() {
+            Some(u) => Ok(u.commit()?),
+            None => Err(DavError::Internal("upload already finished".into())),
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(u) = self.0.take() {
+            u.discard();
+        }
+    }
+}
+
+pub async fn handle(ctx: &Ctx<'_>, req: Request<Incoming>) -> Result<Response<Body>, DavError> {
+    if ctx.path.is_root() {
+        return Err(DavError::MethodNotAllowed("PUT on the root collection"));
+    }
+    // RFC 9110 §14.5: a partial PUT is refused rather than written whole.
+    if req.headers().contains_key(CONTENT_RANGE) {
+        return Err(DavError::BadRequest(
+            "Content-Range on PUT is not supported",
+        ));
+    }
+    let announced = content_length(&req)?;
+    let exists = target_exists(ctx).await?;
+    let act = if exists {
+        Activity::Modify
+    } else {
+        Activity::Create
+    };
+    ctx.access.require(act, &ctx.path)?;
+    let (root, p) = (ctx.access.root.clone(), ctx.path.clone());
+    let upload = blocking(move || {
+        root.begin_upload(&p, UploadMode::Replace)
+            .map_err(parent_missing)
+    })
+    .await?;
+    let file = Arc::new(
+        upload
+            .file()
+            .try_clone()
+            .map_err(|e| DavError::Internal(e.to_string()))?,
+    );
+    let upload = Pending(Some(upload));
+    let metrics = &ctx.dav.metrics;
+    metrics.transfer_started(Endpoint::Webdav, Direction::Upload);
+    let started = Instant::now();
+    let received = receive(req.into_body(), file, ctx.dav.data_timeout).await;
+    let outcome = match (received, announced) {
+        (Ok(n), Some(want)) if n != want => Err((
+            n,
+            DavError::Body(format!("received {n} bytes, Content-Length said {want}")),
+        )),
+        (Ok(n), _) => blocking(move || upload.commit())
+            .await
+            .map(|()| n)
+            .map_err(|e| (n, e)),
+        // Dropping `upload` removes the temporary file; nothing appears under the name.
+        (Err(e), _) => Err(e),
+    };
+    let (bytes, result) = match &outcome {
+        Ok(n) => (*n, "ok"),
+        Err((n, _)) => (*n, "failed"),
+    };
+    Transfer {
+        peer: ctx.peer,
+        user: ctx.access.user.clone(),
+        dn: ctx.access.dn.clone(),
+        verb: "PUT",
+        path: ctx.path.to_string(),
+        bytes,
+        started,
+        result,
+        direction: Direction::Upload,
+    }
+    .record(metrics);
+    outcome.map_err(|(_, e)| e)?;
+    let mut resp = Response::new(empty());
+    *resp.status_mut() = if exists {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::CREATED
+    };
+    Ok(resp)
+}
+
+fn content_length(req: &Request<Incoming>) -> Result<Option<u64>, DavError> {
+    req.headers()
+        .get(CONTENT_LENGTH)
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or(DavError::BadRequest("malformed Content-Length"))
+        })
+        .transpose()
+}
+
+/// Whether a file is already there (a collection there is refused: 405).
+async fn target_exists(ctx: &Ctx<'_>) -> Result<bool, DavError> {
+    let (root, p) = (ctx.access.root.clone(), ctx.path.clone());
+    blocking(move || match root.stat(&p) {
+        Ok(f) if f.kind == FileKind::Dir => Err(DavError::MethodNotAllowed("PUT on a collection")),
+        Ok(_) => Ok(true),
+        Err(StorageError::NotFound) => Ok(false),
+        Err(e) => Err(parent_missing(e)),
+    })
+    .await
+}
+
+/// A missing parent (or a parent that is a file) is a 409 for a new resource.
+fn parent_missing(e: StorageError) -> DavError {
+    match e {
+        StorageError::NotFound | StorageError::NotADirectory => DavError::ParentMissing,
+        other => DavError::Storage(other),
+    }
+}
+
+/// Copies the body into `file` from offset 0; returns the byte count. A broken body
+/// (client gone, short Content-Length body, bad chunking) is an error.
+async fn receive(
+    mut body: Incoming,
+    file: Arc<std::fs::File>,
+    stall: std::time::Duration,
+) -> Result<u64, (u64, DavError)> {
+    let mut buf = BytesMut::with_capacity(WRITE_CHUNK);
+    let mut written = 0u64;
+    loop {
+        // SECURITY: a client that stops sending mid-body does not hold the upload (and
+        // its disk space) forever.
+        let next = tokio::time::timeout(stall, body.frame()).await;
+        let got = written + buf.len() as u64;
+        let frame = match next {
+            Err(_) => {
+                return Err((
+                    got,
+                    DavError::Body("no data within the data timeout".into()),
+                ))
+            }
+            Ok(None) => break,
+            Ok(Some(Ok(f))) => f,
+            Ok(Some(Err(e))) => return Err((got, DavError::Body(e.to_string()))),
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        buf.extend_from_slice(&data);
+        if buf.len() >= WRITE_CHUNK {
+            let chunk = std::mem::replace(&mut buf, BytesMut::with_capacity(WRITE_CHUNK));
+            written = write_at(&file, chunk.freeze(), written).await?;
+        }
+    }
+    if !buf.is_empty() {
+        written = write_at(&file, buf.freeze(), written).await?;
+    }
+    Ok(written)
+}
+
+async fn write_at(file: &Arc<std::fs::File>, data: Bytes, at: u64) -> Result<u64, (u64, DavError)> {
+    let f = Arc::clone(file);
+    let n = data.len() as u64;
+    blocking(move || {
+        f.write_all_at(&data, at)
+            .map_err(|e| DavError::Storage(StorageError::from(e)))
+    })
+    .await
+    .map(|()| at + n)
+    .map_err(|e| (at, e))
+}

@@ -1,0 +1,205 @@
+//! The WebDAV listener: TLS handshakes (ACME `acme-tls/1` validations end after the
+//! handshake, RFC 8737 §3), one hyper HTTP/1.1 connection per client with keep-alive
+//! (RFC 9112 §9.3), and routing by method (RFC 9110 §9, RFC 4918 §9). The endpoint owns
+//! every path: `/metrics` here is a file like any other.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+use super::auth::Access;
+use super::body::Body;
+use super::error::{close_after, DavError};
+use super::{fsops, get, href, options, propfind, put, Dav};
+use crate::gsi::{ChainError, Identity};
+use crate::metrics::Endpoint;
+use crate::storage::VPath;
+use crate::tls::ACME_TLS_ALPN;
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a client has to send a complete request head (slowloris).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One TLS connection: who is at the other end.
+pub(crate) struct Conn {
+    pub peer: SocketAddr,
+    pub cert: Option<Result<Identity, ChainError>>,
+}
+
+/// What a verb handler gets: the shared state, the caller's access and the target path.
+pub(crate) struct Ctx<'a> {
+    pub dav: &'a Dav,
+    pub access: Access,
+    pub path: VPath,
+    pub peer: SocketAddr,
+}
+
+/// Accepts until `shutdown`, then lets running requests finish (the caller's tracker
+/// bounds that by `shutdown_grace`).
+pub async fn serve(
+    listener: TcpListener,
+    dav: Arc<Dav>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&dav.tls));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(dav.max_connections));
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    debug!(error = %e, "webdav accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // SECURITY: a bounded number of connections; the next one is dropped at once.
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            warn!(%peer, "webdav: connection limit reached");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (dav, acceptor, watcher) = (Arc::clone(&dav), acceptor.clone(), graceful.watcher());
+        tracker.spawn(async move {
+            connection(dav, acceptor, watcher, stream, peer).await;
+            drop(slot);
+        });
+    }
+    graceful.shutdown().await;
+    info!(endpoint = "webdav", "listener stopped");
+}
+
+async fn connection(
+    dav: Arc<Dav>,
+    acceptor: tokio_rustls::TlsAcceptor,
+    watcher: hyper_util::server::graceful::Watcher,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+) {
+    let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await else {
+        debug!(%peer, "webdav: TLS handshake failed");
+        return;
+    };
+    let session = tls.get_ref().1;
+    if session.alpn_protocol() == Some(ACME_TLS_ALPN) {
+        debug!(%peer, "tls-alpn-01 validation handshake");
+        return;
+    }
+    let cert = dav
+        .authn
+        .gsi
+        .as_ref()
+        .and_then(|g| super::x509::peer_identity(&g.verifier, session));
+    if let Some(Ok(id)) = &cert {
+        info!(%peer, dn = %id.dn, limited = id.limited, "webdav: X.509 client certificate");
+        dav.metrics
+            .logged_in(Endpoint::Webdav, crate::metrics::LoginMethod::X509);
+    }
+    let conn = Arc::new(Conn { peer, cert });
+    let _open = dav.metrics.session_opened(Endpoint::Webdav);
+    let svc_dav = Arc::clone(&dav);
+    let service = service_fn(move |req| {
+        let (dav, conn) = (Arc::clone(&svc_dav), Arc::clone(&conn));
+        async move { Ok::<_, Infallible>(handle(&dav, &conn, req).await) }
+    });
+    let http = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(tls), service);
+    if let Err(e) = watcher.watch(http).await {
+        debug!(%peer, error = %e, "webdav connection ended with an error");
+    }
+}
+
+/// One request: dispatch, map errors, and close the connection after an error answer to
+/// a request whose body may be unread.
+async fn handle(dav: &Dav, conn: &Conn, req: Request<Incoming>) -> Response<Body> {
+    let method = req.method().clone();
+    let target = req.uri().path().to_string();
+    let has_body = announces_body(&req);
+    let mut resp = match dispatch(dav, conn, req).await {
+        Ok(r) => r,
+        Err(e) => {
+            if let DavError::Internal(cause) = &e {
+                warn!(peer = %conn.peer, %method, path = %target, cause, "webdav: internal error");
+            }
+            e.into_response()
+        }
+    };
+    // SECURITY: an early refusal never reads the body; closing the connection keeps the
+    // body bytes from being parsed as the next request.
+    if has_body && (resp.status().is_client_error() || resp.status().is_server_error()) {
+        close_after(&mut resp);
+    }
+    debug!(peer = %conn.peer, %method, path = %target, status = resp.status().as_u16(), "webdav request");
+    resp
+}
+
+pub(crate) fn announces_body(req: &Request<Incoming>) -> bool {
+    let h = req.headers();
+    h.contains_key(hyper::header::TRANSFER_ENCODING)
+        || h.get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
+}
+
+async fn dispatch(
+    dav: &Dav,
+    conn: &Conn,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, DavError> {
+    match req.method().as_str() {
+        // OPTIONS names methods only, nothing about any resource: no credential needed.
+        "OPTIONS" => return Ok(options::options()),
+        // SECURITY: a POST is never routed to a handler that could serve the file (StoRM
+        // once answered a macaroon request with the whole file); refused before anything
+        // else, its body unread.
+        "POST" => return Err(options::post(&req)),
+        "COPY" => {
+            return Err(DavError::NotImplemented(
+                "COPY (HTTP third-party copy) is not supported yet",
+            ))
+        }
+        "LOCK" | "UNLOCK" | "PROPPATCH" => {
+            return Err(DavError::MethodNotAllowed("this server is WebDAV class 1"))
+        }
+        _ => {}
+    }
+    let access = dav.authn.resolve(req.headers(), conn.cert.as_ref()).await?;
+    let path = href::decode_path(req.uri().path())?;
+    let ctx = Ctx {
+        dav,
+        access,
+        path,
+        peer: conn.peer,
+    };
+    match *req.method() {
+        Method::GET => get::handle(&ctx, &req, false).await,
+        Method::HEAD => get::handle(&ctx, &req, true).await,
+        Method::PUT => put::handle(&ctx, req).await,
+        Method::DELETE => fsops::delete(&ctx, &req).await,
+        _ => match req.method().as_str() {
+            "PROPFIND" => propfind::handle(&ctx, req).await,
+            "MKCOL" => fsops::mkcol(&ctx, &req).await,
+            "MOVE" => fsops::mv(&ctx, &req).await,
+            _ => Err(DavError::NotImplemented("unknown method")),
+        },
+    }
+}
