@@ -15,6 +15,9 @@ pub fn docker_ok(args: &[&str]) -> String {
     out.trim().to_string()
 }
 
+/// The longest an image build may take (it compiles griddock statically).
+const IMAGE_BUILD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1800);
+
 /// The image under test, built once per test binary with images/build.sh (offline) unless
 /// GRIDDOCK_TEST_IMAGE names one. `None` (outside CI) when docker is missing.
 pub fn image() -> Option<&'static str> {
@@ -28,9 +31,13 @@ pub fn image() -> Option<&'static str> {
                 return Some(tag);
             }
             let tag = "griddock:test".to_string();
-            let (ok, out) = run(Command::new("images/build.sh")
-                .arg(&tag)
-                .current_dir(env!("CARGO_MANIFEST_DIR")));
+            // A static release build from scratch on a fresh 2-core machine: minutes.
+            let (ok, out) = super::run_timeout(
+                Command::new("images/build.sh")
+                    .arg(&tag)
+                    .current_dir(env!("CARGO_MANIFEST_DIR")),
+                IMAGE_BUILD_TIMEOUT,
+            );
             assert!(ok, "images/build.sh failed:\n{out}");
             Some(tag)
         })
