@@ -90,6 +90,15 @@ pub fn log_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
         .map(|v| v.trim_matches('"'))
 }
 
+/// `N` distinct free ports: all bound at once while picking, so no two are the same (a
+/// port released and picked again made two listeners share one).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().unwrap().port())
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -202,7 +211,7 @@ impl Griddock {
     pub fn prepare() -> Griddock {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
-        let ports = [free_port(), free_port(), free_port(), free_port()];
+        let ports = free_ports::<4>();
         // griddock refuses a passive range that holds a control port.
         let passive = loop {
             let r = free_range(40);
