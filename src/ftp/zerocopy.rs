@@ -3,15 +3,12 @@
 //! goes through rustix's safe wrappers, so even here there is no `unsafe`.
 //!
 //! Calls run on tokio's blocking pool (never on a runtime worker): a cold file read from
-//! disk stalls only this transfer's thread, never other sessions. [`sendfile_some`] is the
-//! one-call form for non-blocking sockets (`ftp::data::ready`), [`sendfile_range`] the
-//! loop for blocking ones.
+//! disk stalls only this transfer's thread, never other sessions. [`sendfile_some`] makes
+//! one call on a non-blocking socket; `ftp::data::ready` drives it by readiness.
 
 use std::fs::File;
 use std::io;
 use std::net::TcpStream;
-
-use super::data::TransferCtl;
 
 /// Largest single sendfile(2) request; the kernel caps one call at ~2 GiB anyway, and a
 /// moderate size keeps abort latency and progress reporting fine-grained.
@@ -30,37 +27,6 @@ pub fn sendfile_some(sock: &TcpStream, file: &File, pos: &mut u64, want: u64) ->
         Ok(n) => Ok(n as u64),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Sends `len` bytes of `file` starting at `offset` to the (blocking) socket `sock`.
-/// Returns the number of bytes sent; stops early with `Interrupted` when the transfer is
-/// aborted and with `UnexpectedEof` when the file shrinks underneath.
-pub fn sendfile_range(
-    sock: &TcpStream,
-    file: &File,
-    offset: u64,
-    len: u64,
-    ctl: &TransferCtl,
-) -> io::Result<u64> {
-    let mut pos = offset;
-    let end = offset.saturating_add(len);
-    while pos < end {
-        ctl.check_abort()?;
-        let want = usize::try_from((end - pos).min(CHUNK)).unwrap_or(usize::MAX);
-        let n = match rustix::fs::sendfile(sock, file, Some(&mut pos), want) {
-            Ok(n) => n,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "file shrank during transfer",
-            ));
-        }
-        ctl.add_progress(n as u64);
-    }
-    Ok(pos - offset)
 }
 
 #[cfg(test)]
@@ -83,11 +49,12 @@ mod tests {
             got
         });
         let sock = TcpStream::connect(addr).unwrap();
-        let ctl = TransferCtl::default();
-        let n = sendfile_range(&sock, &f, 1000, 2_000_000, &ctl).unwrap();
+        let (mut pos, end) = (1000u64, 2_001_000u64);
+        while pos < end {
+            let left = end - pos;
+            sendfile_some(&sock, &f, &mut pos, left).unwrap();
+        }
         drop(sock);
-        assert_eq!(n, 2_000_000);
-        assert_eq!(ctl.progress(), 2_000_000);
         assert_eq!(reader.join().unwrap(), &data[1000..2_001_000]);
     }
 
@@ -97,18 +64,29 @@ mod tests {
         f.write_all(b"abc").unwrap();
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let sock = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let err = sendfile_range(&sock, &f, 0, 10, &TransferCtl::default()).unwrap_err();
+        let mut pos = 0;
+        assert_eq!(sendfile_some(&sock, &f, &mut pos, 10).unwrap(), 3);
+        let err = sendfile_some(&sock, &f, &mut pos, 7).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
 
     #[test]
-    fn abort_stops_before_sending() {
+    fn a_full_non_blocking_socket_would_block() {
         let f = tempfile::tempfile().unwrap();
+        f.set_len(64 << 20).unwrap();
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let sock = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let ctl = TransferCtl::default();
-        ctl.abort();
-        let err = sendfile_range(&sock, &f, 0, 10, &ctl).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::Interrupted);
+        let _peer = l.accept().unwrap();
+        sock.set_nonblocking(true).unwrap();
+        let mut pos = 0;
+        let err = loop {
+            let left = (64 << 20) - pos;
+            match sendfile_some(&sock, &f, &mut pos, left) {
+                Ok(_) => continue,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        assert!(pos > 0 && pos < 64 << 20, "{pos}");
     }
 }

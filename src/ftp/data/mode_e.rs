@@ -26,7 +26,6 @@ use super::mode_e_tasks as tasks;
 use super::ready::{Driver, Task};
 use super::setup::{accept_allowed, connect_active, DataSetup};
 use super::TransferCtl;
-use crate::ftp::zerocopy;
 use crate::gridftp::mode_e::{blocks, Header, Receiver, Step, CLOSE, EOD, HEADER_LEN};
 use crate::storage::Upload;
 
@@ -252,12 +251,10 @@ fn send_worker(
     while let Some((start, n)) = work.take() {
         ctl.check_abort()?;
         conn.write_all(&Header::data(start - work.base, n).encode())?;
-        match (&work.source, &conn) {
-            (Source::File(f), DataConn::Plain(sock)) => {
-                zerocopy::sendfile_range(sock, f, start, n, ctl)?;
-            }
-            (Source::File(f), _) => copy_range(&mut conn, f, start, n, ctl)?,
-            (Source::Bytes(b), _) => {
+        // Clear connections never get here (`mode_e_tasks` sends them with sendfile).
+        match &work.source {
+            Source::File(f) => copy_range(&mut conn, f, start, n, ctl)?,
+            Source::Bytes(b) => {
                 let range = usize::try_from(start).unwrap_or(usize::MAX)
                     ..usize::try_from(start + n).unwrap_or(usize::MAX);
                 conn.write_all(b.get(range).unwrap_or_default())?;

@@ -11,7 +11,6 @@ use std::os::unix::fs::FileExt;
 
 use super::conn::DataConn;
 use super::TransferCtl;
-use crate::ftp::zerocopy;
 
 /// Buffer for transfers that cannot be zero-copy (TLS, ASCII, uploads).
 const BUF: usize = 1024 * 1024;
@@ -25,10 +24,8 @@ pub fn send_file(
     ascii: bool,
     ctl: &TransferCtl,
 ) -> io::Result<u64> {
-    let sent = match (&*conn, ascii) {
-        (DataConn::Plain(sock), false) => zerocopy::sendfile_range(sock, file, offset, len, ctl)?,
-        _ => copy_file(conn, file, offset, len, ascii, ctl)?,
-    };
+    // Clear connections never get here (`stream_tasks` sends them with sendfile).
+    let sent = copy_file(conn, file, offset, len, ascii, ctl)?;
     conn.finish()?;
     Ok(sent)
 }
