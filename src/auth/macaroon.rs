@@ -11,7 +11,9 @@
 //!
 //! Activities (dCache / XRootD names, what gfal2 asks for) → [`Activity`]; each also
 //! allows `Stat`: `DOWNLOAD` → Read; `LIST` → List; `READ_METADATA` → Stat; `UPLOAD` →
-//! Create; `MANAGE` → MakeDir, Rename; `DELETE` → Delete, Overwrite (replacing a file
+//! Create; `MANAGE` → MakeDir and Stat also of the path's parent collection (gfal2's mkdir
+//! asks for `<dir>/gfal2_mkdir.reserved`, then MKCOLs `<dir>`; minted only if the caller
+//! may do that itself), Rename; `DELETE` → Delete, Overwrite (replacing a file
 //! destroys the old one); `UPDATE_METADATA` → nothing else (griddock has no chmod over HTTP).
 
 pub mod request;
@@ -167,7 +169,10 @@ impl Minter {
         if caller.identity.is_empty() || caller.identity.chars().any(char::is_control) {
             return Err(MacaroonError::NotAllowed("caller has no usable identity"));
         }
-        // SECURITY: delegate only what the caller itself holds on the whole subtree.
+        // SECURITY: delegate only what the caller itself holds on the whole subtree; MANAGE
+        // also makes the path's parent collection (see `Caveats::into_grant`), so the
+        // caller must be allowed to make that too.
+        let parent = parent_of(&path);
         let mut granted: Vec<MacaroonActivity> = activities
             .iter()
             .copied()
@@ -175,6 +180,10 @@ impl Minter {
                 a.activities()
                     .iter()
                     .all(|&x| caller.covers_subtree(x, &path))
+                    && (*a != MacaroonActivity::Manage
+                        || parent.as_deref().is_none_or(|p| {
+                            caller.allows(Activity::MakeDir, p) && caller.allows(Activity::Stat, p)
+                        }))
             })
             .collect();
         granted.sort();
@@ -310,11 +319,21 @@ impl Caveats {
         if nested {
             for a in self.activities.unwrap_or_default() {
                 for &act in a.activities() {
-                    rights.push(Right::new(act, deepest.clone()));
+                    let mut right = Right::new(act, deepest.clone());
+                    // gfal2 asks for `<dir>/gfal2_mkdir.reserved` and then MKCOLs `<dir>`:
+                    // MANAGE on a path also makes its parent collection (one level only;
+                    // the minter checked the caller may do that).
+                    if a == MacaroonActivity::Manage
+                        && matches!(act, Activity::MakeDir | Activity::Stat)
+                    {
+                        right.ancestors_from = parent_of(&deepest);
+                    }
+                    rights.push(right);
                 }
             }
         }
-        rights.sort_by_key(|r| r.activity);
+        rights
+            .sort_by(|x, y| (x.activity, &x.ancestors_from).cmp(&(y.activity, &y.ancestors_from)));
         rights.dedup();
         MacaroonGrant {
             identity: self.identity,
@@ -322,6 +341,16 @@ impl Caveats {
             rights,
             expires: self.before,
         }
+    }
+}
+
+/// The parent of a normalised absolute path (`None` for `/`).
+fn parent_of(path: &str) -> Option<String> {
+    match path.rfind('/') {
+        _ if path == "/" => None,
+        Some(0) => Some("/".into()),
+        Some(i) => Some(path[..i].to_string()),
+        None => None,
     }
 }
 

@@ -51,7 +51,7 @@ fn write_activities_map_as_documented() {
     let text = m
         .mint(
             &writer(),
-            "/home/alice",
+            "/home/alice/sub",
             &[Upload, Delete, Manage],
             HOUR,
             NOW,
@@ -65,9 +65,25 @@ fn write_activities_map_as_documented() {
         Activity::MakeDir,
         Activity::Rename,
     ] {
-        assert!(g.allows(a, "/home/alice/x"), "{a}");
+        assert!(g.allows(a, "/home/alice/sub/x"), "{a}");
     }
-    assert!(!g.allows(Activity::Read, "/home/alice/x"));
+    assert!(!g.allows(Activity::Read, "/home/alice/sub/x"));
+    // MANAGE also makes (and stats) the parent collection, one level only, as gfal2's
+    // mkdir needs (`<dir>/gfal2_mkdir.reserved`, then MKCOL `<dir>`).
+    assert!(g.allows(Activity::MakeDir, "/home/alice"));
+    assert!(g.allows(Activity::Stat, "/home/alice"));
+    assert!(!g.allows(Activity::MakeDir, "/home"));
+    assert!(!g.allows(Activity::Delete, "/home/alice"));
+    assert!(!g.allows(Activity::MakeDir, "/home/alice/other"));
+    // So MANAGE is only minted where the caller may make the parent itself: not at the
+    // top of its own rights.
+    let text = m
+        .mint(&writer(), "/home/alice", &[Upload, Manage], HOUR, NOW)
+        .unwrap();
+    let g = m.verify(&text, NOW).unwrap();
+    assert!(g.allows(Activity::Create, "/home/alice/x"));
+    assert!(!g.allows(Activity::MakeDir, "/home/alice/x"));
+    assert!(!g.allows(Activity::MakeDir, "/home"));
 }
 
 #[test]
