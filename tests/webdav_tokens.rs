@@ -125,6 +125,13 @@ fn jwt_tokens_scope_get_put_and_mkcol_by_path_and_activity() {
     let (code, _, _) = curl(&g, &["-H", &read_x, "-T", "/dev/null", &url(&g, "/x/new")]);
     assert_eq!(code, 403, "PUT with storage.read");
     assert!(!g.data().join("x/new").exists());
+    // No write right there: refused before the namespace is looked at (not 409 for a
+    // parent that is a file, which would tell what exists).
+    let (code, _, _) = curl(
+        &g,
+        &["-H", &read_x, "-T", "/dev/null", &url(&g, "/other/f/sub")],
+    );
+    assert_eq!(code, 403, "PUT without any write right");
 
     // storage.create: new files and collections, never overwrite or delete.
     let src = g.dir.path().join("src");
@@ -151,6 +158,21 @@ fn jwt_tokens_scope_get_put_and_mkcol_by_path_and_activity() {
     assert_eq!(code, 201, "MKCOL with storage.create");
     let (code, _, _) = curl(&g, &["-H", &create, &url(&g, "/up/f")]);
     assert_eq!(code, 403, "GET with storage.create only");
+    let dest_new = format!("Destination: {}", url(&g, "/up/renamed"));
+    let (code, _, _) = curl(
+        &g,
+        &[
+            "-X",
+            "MOVE",
+            "-H",
+            &dest_new,
+            "-H",
+            &create,
+            &url(&g, "/up/new"),
+        ],
+    );
+    assert_eq!(code, 403, "MOVE (rename) with storage.create");
+    assert!(g.data().join("up/new").exists());
     // storage.modify: overwrite, delete, rename.
     let modify = bearer(&issuer.token("modify_up"));
     assert_eq!(put(&modify, "/up/f"), 204, "overwrite with storage.modify");

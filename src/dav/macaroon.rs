@@ -48,7 +48,7 @@ pub async fn issue(ctx: &Ctx<'_>, req: Request<Incoming>) -> Result<Response<Bod
         .unwrap_or("localhost")
         .to_string();
     let url_path = req.uri().path().to_string();
-    // SECURITY: a bounded body, read only after the caller was authenticated.
+    // A bounded body (16 KiB), read only after the caller was authenticated.
     let body = Limited::new(req.into_body(), request::MAX_BODY)
         .collect()
         .await
