@@ -13,11 +13,14 @@ use common::{require_tool, user_entry, Griddock};
 
 const PW: &str = "s3cret-pw";
 
-/// griddock trusting `issuer` (base_path `/`), with alice (read-write under /) and bob
-/// (read-only) in the users file.
+/// griddock trusting `issuer` (base_path `/`), with alice (read-write under /), bob
+/// (read-only) and carol (read-write, root `carol`) in the users file.
 fn start(issuer: &Issuer) -> Griddock {
     let mut users = user_entry("alice", PW, "read-write");
     users.push_str(&user_entry("bob", PW, "read"));
+    // carol's root is data_dir/carol: her URL /f is the server path /carol/f.
+    users.push_str(&user_entry("carol", PW, "read-write"));
+    users.push_str("root = \"carol\"\n");
     let mut g = Griddock::prepare();
     let users_path = g.dir.path().join("users.toml");
     std::fs::write(&users_path, users).unwrap();
@@ -346,6 +349,29 @@ fn macaroons_issued_on_post_and_used_as_bearer() {
     assert_eq!(code, 401, "anonymous macaroon request");
     let (code, _) = ask_macaroon(&g, &basic, "/m/f", "\"activity:FLY\"");
     assert_eq!(code, 400, "unknown activity");
+    // An account with its own root: the macaroon works at the URLs that account uses
+    // (URL /f is the server path /carol/f), and nowhere else.
+    std::fs::create_dir_all(g.data().join("carol")).unwrap();
+    std::fs::write(g.data().join("carol/f"), "in carol\n").unwrap();
+    let carol = format!("carol:{PW}");
+    let (code, v) = ask_macaroon(&g, &["-u", &carol], "/f", "\"activity:DOWNLOAD\"");
+    assert_eq!(code, 200, "{v}");
+    let c = bearer(v["macaroon"].as_str().unwrap());
+    let (code, _, body) = curl(&g, &["-H", &c, &url(&g, "/f")]);
+    assert_eq!(
+        (code, body.as_slice()),
+        (200, &b"in carol\n"[..]),
+        "carol's URL"
+    );
+    for other in ["/m/f", "/carol/f", "/../m/f"] {
+        let (code, _, body) = curl(&g, &["-H", &c, &url(&g, other)]);
+        assert!(code == 403 || code == 400, "{other}: {code}");
+        assert!(
+            !String::from_utf8_lossy(&body).contains("in m"),
+            "{other}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
     let log = g.log();
     assert!(log.contains("macaroon issued"), "{log}");
     assert!(log.contains("macaroon accepted"), "{log}");

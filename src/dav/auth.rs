@@ -9,8 +9,9 @@
 //! exactly its scopes.
 //!
 //! Server paths: absolute paths in the data directory. An account whose root is `alice`
-//! sees the server path `/alice/x` as the URL path `/x`; a bearer credential's URL paths
-//! are server paths (its root is the whole data directory).
+//! sees the server path `/alice/x` as the URL path `/x`; a WLCG token's URL paths are
+//! server paths (its root is the whole data directory); a macaroon keeps the root of the
+//! account that asked for it (`root:` caveat), so it works at the URLs that account uses.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,17 +137,31 @@ impl Authn {
         match self.bearer.authorise_bearer(token).await {
             Ok(g) => {
                 let grant = g.to_grant();
+                let mut root_path = "/".to_string();
                 if let crate::auth::BearerGrant::Macaroon(m) = &g {
                     info!(identity = %m.identity, id = %m.id, "webdav: macaroon accepted");
+                    // A macaroon from an account with its own root keeps that account's
+                    // URLs; its rights are on server paths either way.
+                    if let Some(r) = &m.root {
+                        root_path = r.clone();
+                    }
                 }
+                let root = if root_path == "/" {
+                    self.root.clone()
+                } else {
+                    let (base, rel) = (self.root.clone(), root_path.clone());
+                    tokio::task::spawn_blocking(move || base.sub_root(&rel, true))
+                        .await
+                        .map_err(|e| DavError::Internal(e.to_string()))??
+                };
                 self.metrics
                     .logged_in(Endpoint::Webdav, LoginMethod::Bearer);
                 Ok(Access {
                     user: grant.identity.clone(),
                     dn: None,
                     method: LoginMethod::Bearer,
-                    root: self.root.clone(),
-                    root_path: "/".into(),
+                    root,
+                    root_path,
                     grant,
                     anonymous: false,
                 })

@@ -62,8 +62,9 @@ pub async fn issue(ctx: &Ctx<'_>, req: Request<Incoming>) -> Result<Response<Bod
     let minter = &ctx.dav.authn.bearer.minter;
     let now = OffsetDateTime::now_utc();
     let macaroon = minter
-        .mint(
+        .mint_rooted(
             &ctx.access.grant,
+            &ctx.access.root_path,
             &wanted.path,
             &wanted.activities,
             wanted.validity,

@@ -317,3 +317,39 @@ fn iso8601_validity() {
         assert_eq!(parse_validity(text).map(|d| d.as_secs()), secs, "{text}");
     }
 }
+
+#[test]
+fn a_root_is_kept_and_cannot_be_remapped() {
+    let m = minter();
+    let text = m
+        .mint_rooted(
+            &writer(),
+            "/home/alice",
+            "/home/alice/data",
+            &[Download],
+            HOUR,
+            NOW,
+        )
+        .unwrap();
+    let g = m.verify(&text, NOW).unwrap();
+    assert_eq!(g.root.as_deref(), Some("/home/alice"));
+    assert!(g.allows(Activity::Read, "/home/alice/data/f"));
+    // The whole data directory as root: no caveat.
+    let text0 = m
+        .mint(&writer(), "/home/alice", &[Download], HOUR, NOW)
+        .unwrap();
+    assert_eq!(m.verify(&text0, NOW).unwrap().root, None);
+    // SECURITY: a holder cannot add a second root (re-mapping the URLs).
+    for extra in [&b"root:/"[..], b"root:/home/bob", b"root:/home/alice/../x"] {
+        let mut raw = v2::decode(&text).unwrap();
+        v2::add_caveat(&mut raw, extra);
+        assert!(
+            matches!(
+                m.verify(&v2::encode(&raw), NOW),
+                Err(MacaroonError::Invalid(_))
+            ),
+            "{}",
+            String::from_utf8_lossy(extra)
+        );
+    }
+}
