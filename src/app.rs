@@ -98,7 +98,18 @@ pub async fn serve(cfg: Config) -> Result<()> {
     let sessions = Arc::new(Semaphore::new(cfg.limits.max_sessions));
     let gsi = gsi_for(&cfg, &certs)?;
     if let Some(listener) = listeners.webdav {
-        let dav = webdav(&cfg, &certs, &auth, &served.root(), &metrics, gsi.clone());
+        let bearer = crate::auth::BearerAuthority::from_config(&cfg).context(
+            "setting up bearer tokens and macaroons ([[auth.token_issuers]], state_dir)",
+        )?;
+        let dav = webdav(
+            &cfg,
+            &certs,
+            &auth,
+            &served.root(),
+            &metrics,
+            gsi.clone(),
+            Arc::new(bearer),
+        );
         readiness.set("webdav", true);
         tracker.spawn(crate::dav::serve(
             listener,
@@ -214,6 +225,7 @@ fn webdav(
     root: &crate::storage::DataRoot,
     metrics: &Arc<Metrics>,
     gsi: Option<Arc<crate::gsi::Gsi>>,
+    bearer: Arc<crate::auth::BearerAuthority>,
 ) -> Arc<crate::dav::Dav> {
     let client_certs = gsi.as_ref().map(|g| {
         Arc::new(crate::dav::OptionalClientCert(Arc::clone(&g.verifier)))
@@ -227,6 +239,7 @@ fn webdav(
             failed_login_delay: cfg.auth.failed_login_delay,
             verified: Default::default(),
             metrics: Arc::clone(metrics),
+            bearer,
         },
         checksums: crate::storage::checksum::ChecksumCache::new(&cfg.state_dir),
         metrics: Arc::clone(metrics),

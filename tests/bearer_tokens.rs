@@ -5,96 +5,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use griddock::auth::token::{HttpsKeySource, TokenError, TokenValidator};
 use griddock::auth::Activity;
 use griddock::config::TokenIssuerConfig;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 
-/// PyJWT and cryptography for /usr/bin/python3; missing under CI=true is a failure.
-fn python_jwt_available() -> bool {
-    python_has(
-        "import jwt, cryptography",
-        "python3-jwt and python3-cryptography",
-    )
-}
-
-/// Whether /usr/bin/python3 can `import_line`; missing is decided by the suite's one
-/// policy (`common::missing_peer`: a failure in strict mode).
-fn python_has(import_line: &str, what: &str) -> bool {
-    let ok = Command::new("/usr/bin/python3")
-        .args(["-c", import_line])
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    ok || common::missing_peer(what, "run scripts/test.sh to install it")
-}
-
-struct Issuer {
-    child: Child,
-    url: String,
-    tokens: serde_json::Value,
-    ca_file: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Issuer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_issuer() -> Issuer {
-    let dir = tempfile::tempdir().unwrap();
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "griddock token test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
-    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
-    let write = |name: &str, text: String| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    };
-    let ca_file = write("ca.pem", ca.pem());
-    let cert_file = write("cert.pem", cert.pem());
-    let key_file = write("key.pem", key.serialize_pem());
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/token_issuer.py"
-    );
-    let mut child = Command::new("/usr/bin/python3")
-        .arg(script)
-        .arg(&cert_file)
-        .arg(&key_file)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let v: serde_json::Value =
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-    Issuer {
-        child,
-        url: v["issuer"].as_str().unwrap().to_string(),
-        tokens: v["tokens"].clone(),
-        ca_file,
-        _dir: dir,
-    }
-}
+use common::tokens::{python_has, python_jwt_available, start_issuer, Issuer};
 
 fn validator(issuer: &Issuer, ca_file: Option<std::path::PathBuf>) -> TokenValidator {
     let cfg = TokenIssuerConfig {
@@ -116,7 +34,7 @@ async fn pyjwt_tokens_with_keys_over_https() {
     if !python_jwt_available() {
         return;
     }
-    let issuer = start_issuer();
+    let issuer = start_issuer(&[]);
     let v = validator(&issuer, Some(issuer.ca_file.clone()));
     let token = |name: &str| issuer.tokens[name].as_str().unwrap().to_string();
     for name in ["rs256", "es256", "any_audience"] {
@@ -154,7 +72,7 @@ async fn issuer_https_is_verified() {
     if !python_jwt_available() {
         return;
     }
-    let issuer = start_issuer();
+    let issuer = start_issuer(&[]);
     // Without the test CA the issuer's certificate is not trusted: no keys, no token.
     let v = validator(&issuer, None);
     let token = issuer.tokens["rs256"].as_str().unwrap();

@@ -567,7 +567,7 @@ fn refusals_have_exact_statuses() {
                 f.clone(),
             ],
             401,
-            "bearer not supported yet",
+            "bearer: invalid token",
         ),
         (
             vec![
@@ -628,8 +628,8 @@ fn refusals_have_exact_statuses() {
                 "{\"caveats\":[]}".into(),
                 f.clone(),
             ],
-            501,
-            "macaroon request",
+            401,
+            "anonymous macaroon request",
         ),
         (
             vec![
@@ -653,7 +653,7 @@ fn refusals_have_exact_statuses() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (code, h, body) = curl(&g, &args);
         assert_eq!(code, want, "{what}: {h}{}", String::from_utf8_lossy(&body));
-        if want == 401 {
+        if want == 401 && !what.starts_with("bearer") {
             assert!(h.contains("www-authenticate: basic"), "{what}: {h}");
         }
         if what == "POST" {
@@ -662,9 +662,9 @@ fn refusals_have_exact_statuses() {
     }
     let (_, h, body) = curl(&g, &["-H", "Authorization: Bearer abc", &f]);
     assert!(
-        h.contains("www-authenticate: bearer")
-            && String::from_utf8_lossy(&body).contains("not supported yet"),
-        "{h}"
+        h.contains("www-authenticate: bearer") && h.contains("error=\"invalid_token\""),
+        "{h}{}",
+        String::from_utf8_lossy(&body)
     );
     assert!(g.metric("griddock_login_failures_total{endpoint=\"webdav\"}") >= 2.0);
     assert!(g.metric("griddock_logins_total{endpoint=\"webdav\",method=\"password\"}") >= 1.0);
@@ -960,9 +960,9 @@ const GFAL2: &str = r#"
 import gfal2, hashlib, os, sys, zlib
 base, local, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 ctx = gfal2.creat_context()
-if not mode.startswith("basic:"):
-    # With Basic, Debian's default (true) stays: gfal2 then POSTs macaroon requests,
-    # which must get a quick 501 and not disturb anything.
+if not mode.startswith("basic:") and mode != "macaroon":
+    # With Basic and in "macaroon" mode, Debian's default (true) stays: gfal2 then POSTs
+    # macaroon requests and uses the macaroons griddock issues as bearer tokens.
     ctx.set_opt_boolean("HTTP PLUGIN", "RETRIEVE_BEARER_TOKEN", False)
 if mode.startswith("basic:"):
     # davix 0.8.4 never answers a Basic challenge (seen against a plain Python server
@@ -1060,13 +1060,14 @@ fn gfal2_with_basic_credentials() {
     ]));
     assert!(ok, "{out}");
     check_gfal2_steps(&out, 777_777);
-    // gfal2 asked for macaroons (Debian's RETRIEVE_BEARER_TOKEN=true) and got 501s; its
-    // davs→davs copy tried COPY first (501) and then streamed.
+    // gfal2 asked for macaroons (Debian's RETRIEVE_BEARER_TOKEN=true) with the Basic
+    // credential and got them; its davs→davs copy tried COPY first (501) and then streamed.
     let log = g.log();
     assert!(
-        log.contains("method=POST") && log.contains("status=501"),
+        log.contains("method=POST") && log.contains("macaroon issued"),
         "{log}"
     );
+    assert!(log.contains("status=501"), "{log}");
     assert!(log.contains("method=COPY"), "{log}");
     // The gfal-* scripts (anonymous read).
     std::fs::create_dir_all(g.data().join("a/b/listed")).unwrap();
@@ -1237,6 +1238,21 @@ fn x509_proxies_by_tls_client_authentication() {
         "{:?}",
         g.xferlog()
     );
+    // gfal2 asking for macaroons with the proxy (Debian's RETRIEVE_BEARER_TOKEN=true) and
+    // then using them as bearer tokens for every step.
+    let (ok, out) = run(Command::new("/usr/bin/python3")
+        .args(["-c", GFAL2, &base, local.to_str().unwrap(), "macaroon"])
+        .env("X509_USER_PROXY", fx.path("proxies/user"))
+        .env("X509_CERT_DIR", fx.path("certificates")));
+    assert!(ok, "{out}");
+    check_gfal2_steps(&out, 555_555);
+    let log = g.log();
+    assert!(
+        log.contains("macaroon issued") && log.contains("method=X509"),
+        "{log}"
+    );
+    assert!(log.contains("macaroon accepted"), "{log}");
+    assert!(g.metric("griddock_logins_total{endpoint=\"webdav\",method=\"bearer\"}") >= 1.0);
 }
 
 #[test]

@@ -5,13 +5,16 @@
 //! (libmacaroons V2, base64url). Key: 32 random bytes in `state_dir/macaroon.key` (0600).
 //!
 //! First-party caveats griddock writes and accepts (any other caveat ⇒ the macaroon is
-//! invalid): `name:<identity>` (exactly one), `path:<absolute server path>`,
+//! invalid): `name:<identity>` (exactly one), `root:<server path>` (at most one: the
+//! minter's URL paths were relative to it), `path:<absolute server path>`,
 //! `activity:<A>[,<A>…]`, `before:<RFC 3339>`. Repeated `path`, `activity` and `before`
 //! caveats (a holder may append them) intersect; none can widen what the minter wrote.
 //!
 //! Activities (dCache / XRootD names, what gfal2 asks for) → [`Activity`]; each also
 //! allows `Stat`: `DOWNLOAD` → Read; `LIST` → List; `READ_METADATA` → Stat; `UPLOAD` →
-//! Create; `MANAGE` → MakeDir, Rename; `DELETE` → Delete, Overwrite (replacing a file
+//! Create; `MANAGE` → MakeDir and Stat also of the path's parent collection (gfal2's mkdir
+//! asks for `<dir>/gfal2_mkdir.reserved`, then MKCOLs `<dir>`; minted only if the caller
+//! may do that itself), Rename; `DELETE` → Delete, Overwrite (replacing a file
 //! destroys the old one); `UPDATE_METADATA` → nothing else (griddock has no chmod over HTTP).
 
 pub mod request;
@@ -105,6 +108,10 @@ pub struct MacaroonGrant {
     pub id: String,
     pub rights: Vec<Right>,
     pub expires: OffsetDateTime,
+    /// The server path the minter's URL paths were relative to (`root:` caveat; an
+    /// account whose root is not the whole data directory), so the holder uses the same
+    /// URLs. Rights stay on server paths, so a root never widens them.
+    pub root: Option<String>,
 }
 
 impl MacaroonGrant {
@@ -163,11 +170,29 @@ impl Minter {
         validity: Duration,
         now: OffsetDateTime,
     ) -> Result<String, MacaroonError> {
+        self.mint_rooted(caller, "/", path, activities, validity, now)
+    }
+
+    /// [`Self::mint`] for a caller whose URL paths are relative to the server path `root`
+    /// (written as a `root:` caveat unless it is `/`).
+    pub fn mint_rooted(
+        &self,
+        caller: &Grant,
+        root: &str,
+        path: &str,
+        activities: &[MacaroonActivity],
+        validity: Duration,
+        now: OffsetDateTime,
+    ) -> Result<String, MacaroonError> {
+        let root = normalise_grant_path(root).ok_or(MacaroonError::NotAllowed("bad root"))?;
         let path = normalise_grant_path(path).ok_or(MacaroonError::NotAllowed("bad path"))?;
         if caller.identity.is_empty() || caller.identity.chars().any(char::is_control) {
             return Err(MacaroonError::NotAllowed("caller has no usable identity"));
         }
-        // SECURITY: delegate only what the caller itself holds on the whole subtree.
+        // SECURITY: delegate only what the caller itself holds on the whole subtree; MANAGE
+        // also makes the path's parent collection (see `Caveats::into_grant`), so the
+        // caller must be allowed to make that too.
+        let parent = parent_of(&path);
         let mut granted: Vec<MacaroonActivity> = activities
             .iter()
             .copied()
@@ -175,6 +200,10 @@ impl Minter {
                 a.activities()
                     .iter()
                     .all(|&x| caller.covers_subtree(x, &path))
+                    && (*a != MacaroonActivity::Manage
+                        || parent.as_deref().is_none_or(|p| {
+                            caller.allows(Activity::MakeDir, p) && caller.allows(Activity::Stat, p)
+                        }))
             })
             .collect();
         granted.sort();
@@ -186,15 +215,18 @@ impl Minter {
         }
         let before = self.expiry(caller, validity, now)?;
         let names: Vec<&str> = granted.iter().map(|a| a.name()).collect();
-        let caveats = [
+        let mut caveats = vec![
             format!("name:{}", caller.identity),
             format!("path:{path}"),
             format!("activity:{}", names.join(",")),
             format!("before:{}", format_time(before)?),
         ];
-        Ok(v2::encode(
-            &self.sign(caveats.map(String::into_bytes).to_vec()),
-        ))
+        if root != "/" {
+            caveats.push(format!("root:{root}"));
+        }
+        Ok(v2::encode(&self.sign(
+            caveats.into_iter().map(String::into_bytes).collect(),
+        )))
     }
 
     fn expiry(
@@ -248,6 +280,7 @@ impl Minter {
 /// The caveats of a verified macaroon, intersected.
 struct Caveats {
     identity: String,
+    root: Option<String>,
     paths: Vec<String>,
     activities: Option<Vec<MacaroonActivity>>,
     before: OffsetDateTime,
@@ -257,6 +290,7 @@ impl Caveats {
     fn parse(raw: &[Vec<u8>]) -> Result<Caveats, MacaroonError> {
         let bad = MacaroonError::Invalid;
         let mut identity = None;
+        let mut root = None;
         let mut paths = Vec::new();
         let mut activities: Option<Vec<MacaroonActivity>> = None;
         let mut before: Option<OffsetDateTime> = None;
@@ -265,6 +299,10 @@ impl Caveats {
             let (kind, value) = text.split_once(':').ok_or(bad("malformed caveat"))?;
             match kind {
                 "name" if identity.is_none() => identity = Some(value.to_string()),
+                // SECURITY: one root at most (a holder cannot re-map the minter's URLs).
+                "root" if root.is_none() => {
+                    root = Some(normalise_grant_path(value).ok_or(bad("bad root caveat"))?)
+                }
                 "path" => paths.push(normalise_grant_path(value).ok_or(bad("bad path caveat"))?),
                 "activity" => {
                     let these = parse_activities(value).ok_or(bad("bad activity caveat"))?;
@@ -285,6 +323,7 @@ impl Caveats {
         match (identity, before) {
             (Some(identity), Some(before)) if !paths.is_empty() => Ok(Caveats {
                 identity,
+                root,
                 paths,
                 activities,
                 before,
@@ -310,18 +349,39 @@ impl Caveats {
         if nested {
             for a in self.activities.unwrap_or_default() {
                 for &act in a.activities() {
-                    rights.push(Right::new(act, deepest.clone()));
+                    let mut right = Right::new(act, deepest.clone());
+                    // gfal2 asks for `<dir>/gfal2_mkdir.reserved` and then MKCOLs `<dir>`:
+                    // MANAGE on a path also makes its parent collection (one level only;
+                    // the minter checked the caller may do that).
+                    if a == MacaroonActivity::Manage
+                        && matches!(act, Activity::MakeDir | Activity::Stat)
+                    {
+                        right.ancestors_from = parent_of(&deepest);
+                    }
+                    rights.push(right);
                 }
             }
         }
-        rights.sort_by_key(|r| r.activity);
+        rights
+            .sort_by(|x, y| (x.activity, &x.ancestors_from).cmp(&(y.activity, &y.ancestors_from)));
         rights.dedup();
         MacaroonGrant {
             identity: self.identity,
             id,
             rights,
             expires: self.before,
+            root: self.root,
         }
+    }
+}
+
+/// The parent of a normalised absolute path (`None` for `/`).
+fn parent_of(path: &str) -> Option<String> {
+    match path.rfind('/') {
+        _ if path == "/" => None,
+        Some(0) => Some("/".into()),
+        Some(i) => Some(path[..i].to_string()),
+        None => None,
     }
 }
 

@@ -13,9 +13,14 @@ pub enum DavError {
     /// No credential, or one that does not check out (401 + `WWW-Authenticate`).
     #[error("authentication required: {0}")]
     Unauthenticated(&'static str),
-    /// A bearer credential: not accepted yet (tokens and macaroons come in another branch).
-    #[error("bearer credentials are not supported yet (WLCG tokens and macaroons are not enabled on this server)")]
-    BearerUnsupported,
+    /// A bearer credential (WLCG token or macaroon) that is not valid: malformed, expired,
+    /// tampered, from an unknown issuer (401, RFC 6750 §3.1 `invalid_token`). The cause
+    /// goes to the log only.
+    #[error("invalid bearer token")]
+    InvalidToken,
+    /// The token issuer's keys could not be fetched (503).
+    #[error("the bearer token cannot be checked now")]
+    TokenCheckUnavailable,
     /// Authenticated, but the identity lacks the right (403).
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
@@ -56,7 +61,8 @@ impl DavError {
     pub fn status(&self) -> StatusCode {
         use StorageError as S;
         match self {
-            DavError::Unauthenticated(_) | DavError::BearerUnsupported => StatusCode::UNAUTHORIZED,
+            DavError::Unauthenticated(_) | DavError::InvalidToken => StatusCode::UNAUTHORIZED,
+            DavError::TokenCheckUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             DavError::Forbidden(_) | DavError::InfiniteDepth => StatusCode::FORBIDDEN,
             DavError::BadRequest(_) | DavError::Body(_) => StatusCode::BAD_REQUEST,
             DavError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -97,18 +103,18 @@ impl DavError {
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
         match &self {
-            DavError::BearerUnsupported => {
+            DavError::InvalidToken => {
                 h.append(
                     WWW_AUTHENTICATE,
-                    HeaderValue::from_static(
-                        "Bearer realm=\"griddock\", error=\"invalid_token\", \
-                         error_description=\"bearer tokens are not supported yet\"",
-                    ),
+                    HeaderValue::from_static("Bearer realm=\"griddock\", error=\"invalid_token\""),
                 );
-                h.append(WWW_AUTHENTICATE, basic_challenge());
             }
             DavError::Unauthenticated(_) => {
                 h.append(WWW_AUTHENTICATE, basic_challenge());
+                h.append(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"griddock\""),
+                );
             }
             DavError::InfiniteDepth => {
                 return infinite_depth();
@@ -161,7 +167,8 @@ mod tests {
     fn statuses() {
         let cases: Vec<(DavError, u16)> = vec![
             (DavError::Unauthenticated("x"), 401),
-            (DavError::BearerUnsupported, 401),
+            (DavError::InvalidToken, 401),
+            (DavError::TokenCheckUnavailable, 503),
             (DavError::Forbidden("x"), 403),
             (DavError::InfiniteDepth, 403),
             (DavError::ParentMissing, 409),
@@ -183,8 +190,11 @@ mod tests {
     fn unauthenticated_carries_a_challenge() {
         let r = DavError::Unauthenticated("no credential").into_response();
         assert!(r.headers().get(WWW_AUTHENTICATE).is_some());
-        let r = DavError::BearerUnsupported.into_response();
         let all: Vec<_> = r.headers().get_all(WWW_AUTHENTICATE).iter().collect();
-        assert_eq!(all.len(), 2);
+        assert_eq!(all.len(), 2, "Basic and Bearer");
+        let r = DavError::InvalidToken.into_response();
+        let all: Vec<_> = r.headers().get_all(WWW_AUTHENTICATE).iter().collect();
+        assert_eq!(all.len(), 1);
+        assert!(all[0].to_str().unwrap().contains("error=\"invalid_token\""));
     }
 }

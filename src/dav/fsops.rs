@@ -8,11 +8,11 @@ use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::{Request, Response, StatusCode};
 
-use super::auth::Activity;
 use super::body::{empty, Body};
 use super::error::DavError;
 use super::service::Ctx;
 use super::{blocking, href};
+use crate::auth::rights::Activity;
 use crate::storage::{DataRoot, StorageError, VPath};
 
 fn status(code: StatusCode) -> Response<Body> {
@@ -25,7 +25,7 @@ pub async fn mkcol(ctx: &Ctx<'_>, req: &Request<Incoming>) -> Result<Response<Bo
     if super::service::announces_body(req) {
         return Err(DavError::UnsupportedMediaType("MKCOL with a body"));
     }
-    ctx.access.require(Activity::Create, &ctx.path)?;
+    ctx.access.require(Activity::MakeDir, &ctx.path)?;
     if ctx.path.is_root() {
         return Err(DavError::MethodNotAllowed("the root collection exists"));
     }
@@ -47,7 +47,7 @@ pub async fn delete(ctx: &Ctx<'_>, req: &Request<Incoming>) -> Result<Response<B
             return Err(DavError::BadRequest("DELETE takes Depth: infinity only"));
         }
     }
-    ctx.access.require(Activity::Modify, &ctx.path)?;
+    ctx.access.require(Activity::Delete, &ctx.path)?;
     if ctx.path.is_root() {
         return Err(DavError::Forbidden("the root collection cannot be deleted"));
     }
@@ -74,7 +74,9 @@ pub async fn mv(ctx: &Ctx<'_>, req: &Request<Incoming>) -> Result<Response<Body>
     let host = host.or_else(|| req.uri().authority().map(|a| a.as_str()));
     let dest = href::destination(dest_raw, host)?;
     let overwrite = overwrite(h.get("overwrite"))?;
-    ctx.access.require(Activity::Modify, &ctx.path)?;
+    // SECURITY: the source needs the rename right, the destination create (free name) or
+    // overwrite (taken), both checked before anything moves.
+    ctx.access.require(Activity::Rename, &ctx.path)?;
     if ctx.path.is_root() || dest.is_root() {
         return Err(DavError::Forbidden("the root collection cannot be moved"));
     }
@@ -85,7 +87,7 @@ pub async fn mv(ctx: &Ctx<'_>, req: &Request<Incoming>) -> Result<Response<Body>
     let (r2, d2) = (root.clone(), dest.clone());
     let dest_exists = blocking(move || exists(&r2, &d2)).await?;
     let act = if dest_exists {
-        Activity::Modify
+        Activity::Overwrite
     } else {
         Activity::Create
     };

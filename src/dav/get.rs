@@ -14,12 +14,12 @@ use hyper::header::{
 };
 use hyper::{HeaderMap, Request, Response, StatusCode};
 
-use super::auth::Activity;
 use super::body::{empty, stream_file, Body, Sent};
 use super::digest;
 use super::error::DavError;
 use super::service::Ctx;
 use super::{blocking, Transfer};
+use crate::auth::rights::Activity;
 use crate::metrics::{Direction, Endpoint};
 use crate::storage::checksum::Algorithm;
 
@@ -126,7 +126,9 @@ pub async fn handle(
     req: &Request<Incoming>,
     head: bool,
 ) -> Result<Response<Body>, DavError> {
-    ctx.access.require(Activity::Read, &ctx.path)?;
+    // HEAD is a stat; GET reads the content.
+    let act = if head { Activity::Stat } else { Activity::Read };
+    ctx.access.require(act, &ctx.path)?;
     let (root, p) = (ctx.access.root.clone(), ctx.path.clone());
     let (file, meta) = blocking(move || {
         let f = root.open_read(&p)?;

@@ -6,7 +6,7 @@
 //! as over `ftp://` and `gsiftp://`.
 //!
 //! One file per verb family: `get.rs` (GET, HEAD), `put.rs`, `propfind.rs`, `fsops.rs`
-//! (MKCOL, DELETE, MOVE), `options.rs` (OPTIONS and the refusal of POST and friends);
+//! (MKCOL, DELETE, MOVE), `options.rs` (OPTIONS), `macaroon.rs` (POST macaroon requests);
 //! `service.rs` (listener, TLS, routing), `auth.rs` (credential → access),
 //! `credcache.rs` (recently verified Basic credentials), `x509.rs`
 //! (optional TLS client certificates), `href.rs` (request paths), `digest.rs`,
@@ -20,6 +20,7 @@ mod error;
 mod fsops;
 mod get;
 mod href;
+mod macaroon;
 mod options;
 mod propfind;
 mod put;
@@ -33,7 +34,7 @@ use std::time::Instant;
 
 use tracing::info;
 
-pub use auth::{bearer_grant, Activity, Authn, Grant};
+pub use auth::{Access, Authn};
 pub use error::DavError;
 pub use service::serve;
 pub use x509::OptionalClientCert;

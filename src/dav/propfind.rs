@@ -8,12 +8,12 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 
-use super::auth::Activity;
 use super::body::{full, Body};
 use super::error::DavError;
 use super::service::Ctx;
 use super::xml::{self, Resource};
 use super::{blocking, href};
+use crate::auth::rights::Activity;
 use crate::storage::{DataRoot, FileFacts, FileKind, VPath};
 
 /// Largest PROPFIND body read.
@@ -39,7 +39,12 @@ fn depth(req: &Request<Incoming>) -> Result<Depth, DavError> {
 
 pub async fn handle(ctx: &Ctx<'_>, req: Request<Incoming>) -> Result<Response<Body>, DavError> {
     let depth = depth(&req)?;
-    ctx.access.require(Activity::Read, &ctx.path)?;
+    // Depth 0 is a stat, Depth 1 a listing.
+    let act = match depth {
+        Depth::Zero => Activity::Stat,
+        Depth::One => Activity::List,
+    };
+    ctx.access.require(act, &ctx.path)?;
     // SECURITY: a bounded body, read only after the caller was authorised.
     let body = Limited::new(req.into_body(), MAX_BODY)
         .collect()

@@ -15,11 +15,11 @@ use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_RANGE};
 use hyper::{Request, Response, StatusCode};
 
-use super::auth::Activity;
 use super::body::{empty, Body};
 use super::error::DavError;
 use super::service::Ctx;
 use super::{blocking, Transfer};
+use crate::auth::rights::Activity;
 use crate::metrics::{Direction, Endpoint};
 use crate::storage::{FileKind, StorageError, UploadMode};
 
@@ -58,9 +58,16 @@ pub async fn handle(ctx: &Ctx<'_>, req: Request<Incoming>) -> Result<Response<Bo
         ));
     }
     let announced = content_length(&req)?;
+    // SECURITY: a caller with no write right here learns nothing (not even whether the
+    // file exists) before the refusal.
+    if ctx.access.require(Activity::Create, &ctx.path).is_err() {
+        ctx.access.require(Activity::Overwrite, &ctx.path)?;
+    }
     let exists = target_exists(ctx).await?;
+    // SECURITY: replacing a file needs the overwrite right (storage.modify, a DELETE
+    // macaroon); create alone only makes new files.
     let act = if exists {
-        Activity::Modify
+        Activity::Overwrite
     } else {
         Activity::Create
     };

@@ -22,7 +22,7 @@ use tracing::{debug, info, warn};
 use super::auth::Access;
 use super::body::Body;
 use super::error::{close_after, DavError};
-use super::{fsops, get, href, options, propfind, put, Dav};
+use super::{fsops, get, href, macaroon, options, propfind, put, Dav};
 use crate::gsi::{ChainError, Identity};
 use crate::metrics::Endpoint;
 use crate::storage::VPath;
@@ -169,9 +169,9 @@ async fn dispatch(
         // OPTIONS names methods only, nothing about any resource: no credential needed.
         "OPTIONS" => return Ok(options::options()),
         // SECURITY: a POST is never routed to a handler that could serve the file (StoRM
-        // once answered a macaroon request with the whole file); refused before anything
-        // else, its body unread.
-        "POST" => return Err(options::post(&req)),
+        // once answered a macaroon request with the whole file): anything but a macaroon
+        // request is refused before anything else, its body unread.
+        "POST" if !macaroon::is_request(&req) => return Err(DavError::MethodNotAllowed("POST")),
         "COPY" => {
             return Err(DavError::NotImplemented(
                 "COPY (HTTP third-party copy) is not supported yet",
@@ -199,6 +199,7 @@ async fn dispatch(
             "PROPFIND" => propfind::handle(&ctx, req).await,
             "MKCOL" => fsops::mkcol(&ctx, &req).await,
             "MOVE" => fsops::mv(&ctx, &req).await,
+            "POST" => macaroon::issue(&ctx, req).await,
             _ => Err(DavError::NotImplemented("unknown method")),
         },
     }

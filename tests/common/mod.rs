@@ -5,6 +5,7 @@
 pub mod docker;
 pub mod ftp;
 pub mod pebble;
+pub mod tokens;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -51,7 +51,7 @@ fn write_activities_map_as_documented() {
     let text = m
         .mint(
             &writer(),
-            "/home/alice",
+            "/home/alice/sub",
             &[Upload, Delete, Manage],
             HOUR,
             NOW,
@@ -65,9 +65,25 @@ fn write_activities_map_as_documented() {
         Activity::MakeDir,
         Activity::Rename,
     ] {
-        assert!(g.allows(a, "/home/alice/x"), "{a}");
+        assert!(g.allows(a, "/home/alice/sub/x"), "{a}");
     }
-    assert!(!g.allows(Activity::Read, "/home/alice/x"));
+    assert!(!g.allows(Activity::Read, "/home/alice/sub/x"));
+    // MANAGE also makes (and stats) the parent collection, one level only, as gfal2's
+    // mkdir needs (`<dir>/gfal2_mkdir.reserved`, then MKCOL `<dir>`).
+    assert!(g.allows(Activity::MakeDir, "/home/alice"));
+    assert!(g.allows(Activity::Stat, "/home/alice"));
+    assert!(!g.allows(Activity::MakeDir, "/home"));
+    assert!(!g.allows(Activity::Delete, "/home/alice"));
+    assert!(!g.allows(Activity::MakeDir, "/home/alice/other"));
+    // So MANAGE is only minted where the caller may make the parent itself: not at the
+    // top of its own rights.
+    let text = m
+        .mint(&writer(), "/home/alice", &[Upload, Manage], HOUR, NOW)
+        .unwrap();
+    let g = m.verify(&text, NOW).unwrap();
+    assert!(g.allows(Activity::Create, "/home/alice/x"));
+    assert!(!g.allows(Activity::MakeDir, "/home/alice/x"));
+    assert!(!g.allows(Activity::MakeDir, "/home"));
 }
 
 #[test]
@@ -299,5 +315,41 @@ fn iso8601_validity() {
     ];
     for (text, secs) in cases {
         assert_eq!(parse_validity(text).map(|d| d.as_secs()), secs, "{text}");
+    }
+}
+
+#[test]
+fn a_root_is_kept_and_cannot_be_remapped() {
+    let m = minter();
+    let text = m
+        .mint_rooted(
+            &writer(),
+            "/home/alice",
+            "/home/alice/data",
+            &[Download],
+            HOUR,
+            NOW,
+        )
+        .unwrap();
+    let g = m.verify(&text, NOW).unwrap();
+    assert_eq!(g.root.as_deref(), Some("/home/alice"));
+    assert!(g.allows(Activity::Read, "/home/alice/data/f"));
+    // The whole data directory as root: no caveat.
+    let text0 = m
+        .mint(&writer(), "/home/alice", &[Download], HOUR, NOW)
+        .unwrap();
+    assert_eq!(m.verify(&text0, NOW).unwrap().root, None);
+    // SECURITY: a holder cannot add a second root (re-mapping the URLs).
+    for extra in [&b"root:/"[..], b"root:/home/bob", b"root:/home/alice/../x"] {
+        let mut raw = v2::decode(&text).unwrap();
+        v2::add_caveat(&mut raw, extra);
+        assert!(
+            matches!(
+                m.verify(&v2::encode(&raw), NOW),
+                Err(MacaroonError::Invalid(_))
+            ),
+            "{}",
+            String::from_utf8_lossy(extra)
+        );
     }
 }
