@@ -3,6 +3,7 @@
 endpoint vs XRootD 5.5.3's HTTP plugin (Debian xrootd-server + xrootd-server-plugins).
 
     benches/webdav-get.py [RUNS] [SIZE_MIB]        (default 5 runs, 1024 MiB)
+    BENCH_CONCURRENCY=100 benches/webdav-get.py 3  (also N simultaneous GETs of 64 MiB)
 
 BENCH_GRIDDOCK picks the binary (default target/release/griddock; build it first). Both
 servers use one throw-away self-signed certificate (openssl, SAN localhost). Interleaved
@@ -104,6 +105,45 @@ def start_xrootd(tmp: str, data: str, cert: str, key: str) -> tuple[subprocess.P
     return p, https
 
 
+def rss_kib(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def concurrent(servers: dict, data: str, n: int, runs: int) -> None:
+    """`n` simultaneous curl GETs of a 64 MiB file per server, interleaved rounds:
+    aggregate MB/s, server CPU per GiB moved, server RSS at the end of the burst."""
+    size = 64 << 20
+    with open(os.path.join(data, "small"), "wb") as f:
+        f.write(os.urandom(size))
+    os.chmod(os.path.join(data, "small"), 0o644)
+    subprocess.run(["cat", os.path.join(data, "small")], stdout=subprocess.DEVNULL)
+    results = {name: ([], [], []) for name in servers}
+    for _ in range(runs):
+        for name, (p, port, _, _) in servers.items():
+            c0, t0 = cpu_seconds(p.pid), time.monotonic()
+            curls = [subprocess.Popen(["curl", "-sk", "-o", "/dev/null",
+                                       f"https://localhost:{port}/small"])
+                     for _ in range(n)]
+            rss = 0
+            while any(c.poll() is None for c in curls):
+                rss = max(rss, rss_kib(p.pid))
+                time.sleep(0.05)
+            assert all(c.returncode == 0 for c in curls), name
+            walls, cpus, rsss = results[name]
+            walls.append(time.monotonic() - t0)
+            cpus.append(cpu_seconds(p.pid) - c0)
+            rsss.append(rss)
+    gib = n * size / (1 << 30)
+    for name, (walls, cpus, rsss) in results.items():
+        w = statistics.median(walls)
+        print(f"{name:9} {n} concurrent GETs of 64 MiB: median wall {w:.2f} s "
+              f"({n * size / w / 1e6:.0f} MB/s aggregate), server CPU "
+              f"{statistics.median(cpus) / gib:.2f} s/GiB, peak RSS {max(rsss) / 1024:.0f} MiB")
+
+
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     size = (int(sys.argv[2]) if len(sys.argv) > 2 else 1024) << 20
@@ -140,6 +180,9 @@ def main() -> None:
             w = statistics.median(walls)
             print(f"{name:9} median wall {w:.3f} s  {size / w / 1e6:7.0f} MB/s  "
                   f"server CPU {statistics.median(cpus) / gib:.2f} s/GiB  (runs: {runs})")
+        conc = int(os.environ.get("BENCH_CONCURRENCY", "0"))
+        if conc:
+            concurrent(servers, data, conc, runs)
     finally:
         for p in procs:
             p.terminate()
