@@ -136,3 +136,41 @@ fn plaintext_smuggled_after_auth_tls_is_not_executed() {
     assert_eq!(cmd(&mut c, "PWD").0, 530, "smuggled login took effect");
     assert!(!g.data().join("injected").exists());
 }
+
+/// `[tls] export_dir` (the /etc/grid-security layout grid tools read): `hostcert.pem` is
+/// world-readable (0644), `hostkey.pem` owner-read-only (0400, as Globus tools require),
+/// and the two are a pair: the exported key's public half is the certificate's.
+#[test]
+fn export_dir_writes_the_pair_with_grid_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    if !common::require_tool("openssl") {
+        return;
+    }
+    let export = tempfile::tempdir().unwrap();
+    let dir = export.path().join("grid-security");
+    let g = Griddock::start(&format!("[tls]\nexport_dir = \"{}\"\n", dir.display()));
+    let cert = dir.join("hostcert.pem");
+    let key = dir.join("hostkey.pem");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&cert), 0o644, "hostcert.pem");
+    assert_eq!(mode(&key), 0o400, "hostkey.pem");
+    assert_eq!(
+        std::fs::read(&cert).unwrap(),
+        std::fs::read(g.cert()).unwrap(),
+        "the exported certificate is the one served"
+    );
+    let pubkey = |args: &[&str]| {
+        let (ok, out) = common::run(std::process::Command::new("openssl").args(args));
+        assert!(ok, "{out}");
+        out
+    };
+    assert_eq!(
+        pubkey(&["x509", "-noout", "-pubkey", "-in", cert.to_str().unwrap()]),
+        pubkey(&["pkey", "-pubout", "-in", key.to_str().unwrap()]),
+        "hostkey.pem does not belong to hostcert.pem"
+    );
+    assert!(
+        std::fs::read_dir(&dir).unwrap().count() == 2,
+        "temporary files left in export_dir"
+    );
+}

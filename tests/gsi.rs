@@ -579,3 +579,71 @@ fn crl_and_gridmap_updates_apply_without_restart() {
         "gridmap reloaded: {out}"
     );
 }
+
+/// A CRL that replaces an older one (fetch-crl renames the new file over `<hash>.r0`)
+/// applies to the next login: first a CRL revoking nobody, then one revoking the user.
+#[test]
+fn a_replacing_crl_applies_to_the_next_login() {
+    let Some(fx) = Fixtures::make() else { return };
+    let trust = fx.path("replaced-certificates");
+    std::fs::create_dir_all(&trust).unwrap();
+    let mut crl = None;
+    for e in std::fs::read_dir(fx.path("certificates"))
+        .unwrap()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().to_string();
+        std::fs::copy(e.path(), trust.join(&name)).unwrap();
+        if name.ends_with(".r0") {
+            crl = Some((e.path(), name));
+        }
+    }
+    let (revoking, crl_name) = crl.expect("fixtures have a CRL");
+    // The same CA's CRL with nothing revoked: its database copied and emptied.
+    let empty_ca = fx.path("ca-empty");
+    std::fs::create_dir_all(&empty_ca).unwrap();
+    for f in ["ca.pem", "ca.key", "crlnumber", "serial"] {
+        std::fs::copy(fx.path(&format!("ca/{f}")), empty_ca.join(f)).unwrap();
+    }
+    std::fs::write(empty_ca.join("index.txt"), b"").unwrap();
+    let cnf = std::fs::read_to_string(fx.path("ca/openssl.cnf"))
+        .unwrap()
+        .replace(
+            &fx.path("ca").display().to_string(),
+            &empty_ca.display().to_string(),
+        );
+    std::fs::write(empty_ca.join("openssl.cnf"), cnf).unwrap();
+    let empty = empty_ca.join("crl.pem");
+    let (ok, out) = common::run(
+        Command::new("openssl")
+            .args(["ca", "-batch", "-gencrl", "-config"])
+            .arg(empty_ca.join("openssl.cnf"))
+            .arg("-out")
+            .arg(&empty),
+    );
+    assert!(ok, "{out}");
+    std::fs::copy(&empty, trust.join(&crl_name)).unwrap();
+    let g = Griddock::start(&format!(
+        "[tls]\nsource = \"files\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
+         [auth]\nanonymous = \"off\"\ngridmap_file = \"{}\"\nx509_cert_dir = \"{}\"\n",
+        fx.path("host/hostcert.pem").display(),
+        fx.path("host/hostkey.pem").display(),
+        fx.path("grid-mapfile").display(),
+        trust.display(),
+    ));
+    std::fs::write(g.data().join("f"), b"data").unwrap();
+    let dst = format!("file://{}/out", g.dir.path().display());
+    let (ok, out) = guc(&fx, "revoked", &[&gsi_url(&g, "f"), &dst]);
+    assert!(ok, "the CRL in force revokes nobody: {out}");
+    let tmp = trust.join(format!("{crl_name}.tmp"));
+    std::fs::copy(&revoking, &tmp).unwrap();
+    std::fs::rename(&tmp, trust.join(&crl_name)).unwrap();
+    let (ok, out) = guc(&fx, "revoked", &[&gsi_url(&g, "f"), &dst]);
+    assert!(
+        !ok && out.contains("530 Authentication failed: "),
+        "the replacing CRL applied: {out}"
+    );
+    // Someone not revoked still gets in under the new CRL.
+    let (ok, out) = guc(&fx, "user", &[&gsi_url(&g, "f"), &dst]);
+    assert!(ok, "{out}");
+}
