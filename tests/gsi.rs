@@ -647,3 +647,53 @@ fn a_replacing_crl_applies_to_the_next_login() {
     let (ok, out) = guc(&fx, "user", &[&gsi_url(&g, "f"), &dst]);
     assert!(ok, "{out}");
 }
+
+/// A GSI login whose grid-mapfile account is also in the users file gets that account's
+/// root and permissions there (here: a sub-directory, read-only), not the whole data dir.
+#[test]
+fn gsi_account_takes_root_and_permissions_from_the_users_file() {
+    let Some(fx) = Fixtures::make() else { return };
+    let mut g = Griddock::prepare();
+    std::fs::create_dir_all(g.data().join("gsi-home")).unwrap();
+    std::fs::write(g.data().join("gsi-home/mine"), b"inside").unwrap();
+    std::fs::write(g.data().join("outside"), b"outside").unwrap();
+    let users = g.dir.path().join("users.toml");
+    let entry = common::user_entry("gsiuser", "unused-password", "read");
+    std::fs::write(&users, format!("{entry}root = \"gsi-home\"\n")).unwrap();
+    g.launch(
+        &format!(
+            "[tls]\nsource = \"files\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
+             [auth]\nanonymous = \"off\"\nusers_file = \"{}\"\ngridmap_file = \"{}\"\nx509_cert_dir = \"{}\"\n",
+            fx.path("host/hostcert.pem").display(),
+            fx.path("host/hostkey.pem").display(),
+            users.display(),
+            fx.path("grid-mapfile").display(),
+            fx.path("certificates").display(),
+        ),
+        &[],
+    );
+    let out_dir = g.dir.path().join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    // `/mine` is the users-file root's file: the login is rooted there.
+    let dst = format!("file://{}/mine", out_dir.display());
+    let (ok, out) = guc(&fx, "user", &[&gsi_url(&g, "mine"), &dst]);
+    assert!(ok, "{out}");
+    assert_eq!(std::fs::read(out_dir.join("mine")).unwrap(), b"inside");
+    // Nothing above that root is reachable.
+    let dst = format!("file://{}/outside", out_dir.display());
+    let (ok, out) = guc(&fx, "user", &[&gsi_url(&g, "outside"), &dst]);
+    assert!(
+        !ok && out.contains("550"),
+        "outside the account root: {out}"
+    );
+    // Read-only there: an upload is refused.
+    let src = g.dir.path().join("up");
+    std::fs::write(&src, b"new").unwrap();
+    let (ok, out) = guc(
+        &fx,
+        "user",
+        &[&format!("file://{}", src.display()), &gsi_url(&g, "up")],
+    );
+    assert!(!ok && out.contains("550"), "read-only account wrote: {out}");
+    assert!(!g.data().join("gsi-home/up").exists());
+}
