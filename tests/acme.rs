@@ -436,3 +436,62 @@ fn files_source_reloads_on_rename_and_symlink_swap_and_ignores_corrupt_files() {
         "corrupt file replaced a good certificate"
     );
 }
+
+/// An ACME outage at renewal time: griddock keeps serving the last good certificate,
+/// says degraded on /readyz, and retries with exponential backoff (retry_min 1 s, then
+/// 2 s, 4 s).
+#[test]
+fn acme_outage_backs_off_and_keeps_the_last_good_certificate() {
+    if !peers() {
+        return;
+    }
+    let mut g = Griddock::prepare();
+    // A 120 s certificate renewed 118 s before expiry: renewal is due 2 s after issuance.
+    let mut p = Pebble::configure(g.http.port(), g.webdav.port(), Some(120));
+    p.start();
+    g.launch(
+        &format!(
+            "public_host = \"localhost\"\n{}renew_before = \"118s\"\nretry_min = \"1s\"\n",
+            p.acme_toml("http-01")
+        ),
+        &[],
+    );
+    assert!(g.wait_log(ISSUED, Duration::from_secs(60)), "{}", g.log());
+    let first = ftps_serial(g.ftp.port(), "localhost");
+    p.stop();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let retries = loop {
+        let retries: Vec<String> = g
+            .log()
+            .lines()
+            .filter(|l| l.contains("certificate issuance failed"))
+            .filter_map(|l| l.split("retry_in=").nth(1))
+            .map(|r| r.split_whitespace().next().unwrap_or("").to_string())
+            .collect();
+        if retries.len() >= 3 {
+            break retries;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no 3 failed renewals: {}",
+            g.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        retries[..3],
+        ["1s", "2s", "4s"],
+        "backoff doubles: {retries:?}"
+    );
+    assert_eq!(
+        ftps_serial(g.ftp.port(), "localhost"),
+        first,
+        "the last good certificate is still served"
+    );
+    let (code, body) = g.http_get("/readyz").unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.contains("degraded") && body.contains("serving the certificate issued by"),
+        "{body}"
+    );
+}
