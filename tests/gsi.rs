@@ -61,14 +61,21 @@ impl Fixtures {
 
     /// The same with extra config (a `[gridftp]` table, say).
     fn griddock_with(&self, extra: &str) -> Griddock {
-        Griddock::start(&format!(
-            "{extra}[tls]\nsource = \"files\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
-             [auth]\nanonymous = \"off\"\ngridmap_file = \"{}\"\nx509_cert_dir = \"{}\"\n",
+        let (map, trust) = (self.path("grid-mapfile"), self.path("certificates"));
+        Griddock::start(&format!("{extra}{}", self.config(&map, &trust, "")))
+    }
+
+    /// `[tls]` with the host credential and `[auth]` with GSI on (anonymous off) over
+    /// `gridmap` and `trust`, plus `auth` lines for the `[auth]` table.
+    fn config(&self, gridmap: &Path, trust: &Path, auth: &str) -> String {
+        format!(
+            "[tls]\nsource = \"files\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
+             [auth]\nanonymous = \"off\"\n{auth}gridmap_file = \"{}\"\nx509_cert_dir = \"{}\"\n",
             self.path("host/hostcert.pem").display(),
             self.path("host/hostkey.pem").display(),
-            self.path("grid-mapfile").display(),
-            self.path("certificates").display(),
-        ))
+            gridmap.display(),
+            trust.display(),
+        )
     }
 }
 
@@ -211,18 +218,8 @@ fn gsi_refusals_are_clear() {
     assert!(!g.data().join("limited.bin").exists());
 
     // With limited_proxy_write = true the same limited proxy may write.
-    let w = Griddock::start_with_env(
-        &format!(
-            "[tls]\nsource = \"files\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
-             [auth]\nanonymous = \"off\"\ngridmap_file = \"{}\"\nx509_cert_dir = \"{}\"\n\
-             limited_proxy_write = true\n",
-            fx.path("host/hostcert.pem").display(),
-            fx.path("host/hostkey.pem").display(),
-            fx.path("grid-mapfile").display(),
-            fx.path("certificates").display(),
-        ),
-        &[],
-    );
+    let (map, trust) = (fx.path("grid-mapfile"), fx.path("certificates"));
+    let w = Griddock::start(&fx.config(&map, &trust, "limited_proxy_write = true\n"));
     let (ok, out) = guc(&fx, "limited", &[&src, &gsi_url(&w, "limited.bin")]);
     assert!(ok, "limited proxy write allowed: {out}\n{}", w.log());
     assert_eq!(
@@ -435,12 +432,8 @@ fn dcau_authenticated_data_channels() {
     )
     .unwrap();
     let c = Griddock::start(&format!(
-        "{config}[tls]\nsource = \"files\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
-         [auth]\nanonymous = \"off\"\ngridmap_file = \"{}\"\nx509_cert_dir = \"{}\"\n",
-        fx.path("host/hostcert.pem").display(),
-        fx.path("host/hostkey.pem").display(),
-        map2.display(),
-        fx.path("certificates").display(),
+        "{config}{}",
+        fx.config(&map2, &fx.path("certificates"), "")
     ));
     let (user, other) = (fx.proxy("user"), fx.proxy("unmapped"));
     let (ok, out) = guc(
@@ -545,14 +538,7 @@ fn crl_and_gridmap_updates_apply_without_restart() {
     let (crl_path, crl_name) = crl.expect("fixtures have a CRL");
     let gridmap = fx.path("live-grid-mapfile");
     std::fs::copy(fx.path("grid-mapfile"), &gridmap).unwrap();
-    let g = Griddock::start(&format!(
-        "[tls]\nsource = \"files\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
-         [auth]\nanonymous = \"off\"\ngridmap_file = \"{}\"\nx509_cert_dir = \"{}\"\n",
-        fx.path("host/hostcert.pem").display(),
-        fx.path("host/hostkey.pem").display(),
-        gridmap.display(),
-        trust.display(),
-    ));
+    let g = Griddock::start(&fx.config(&gridmap, &trust, ""));
     std::fs::write(g.data().join("f"), b"data").unwrap();
     let dst = format!("file://{}/out", g.dir.path().display());
     let (ok, out) = guc(&fx, "revoked", &[&gsi_url(&g, "f"), &dst]);
@@ -623,14 +609,7 @@ fn a_replacing_crl_applies_to_the_next_login() {
     );
     assert!(ok, "{out}");
     std::fs::copy(&empty, trust.join(&crl_name)).unwrap();
-    let g = Griddock::start(&format!(
-        "[tls]\nsource = \"files\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
-         [auth]\nanonymous = \"off\"\ngridmap_file = \"{}\"\nx509_cert_dir = \"{}\"\n",
-        fx.path("host/hostcert.pem").display(),
-        fx.path("host/hostkey.pem").display(),
-        fx.path("grid-mapfile").display(),
-        trust.display(),
-    ));
+    let g = Griddock::start(&fx.config(&fx.path("grid-mapfile"), &trust, ""));
     std::fs::write(g.data().join("f"), b"data").unwrap();
     let dst = format!("file://{}/out", g.dir.path().display());
     let (ok, out) = guc(&fx, "revoked", &[&gsi_url(&g, "f"), &dst]);
@@ -660,18 +639,9 @@ fn gsi_account_takes_root_and_permissions_from_the_users_file() {
     let users = g.dir.path().join("users.toml");
     let entry = common::user_entry("gsiuser", "unused-password", "read");
     std::fs::write(&users, format!("{entry}root = \"gsi-home\"\n")).unwrap();
-    g.launch(
-        &format!(
-            "[tls]\nsource = \"files\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
-             [auth]\nanonymous = \"off\"\nusers_file = \"{}\"\ngridmap_file = \"{}\"\nx509_cert_dir = \"{}\"\n",
-            fx.path("host/hostcert.pem").display(),
-            fx.path("host/hostkey.pem").display(),
-            users.display(),
-            fx.path("grid-mapfile").display(),
-            fx.path("certificates").display(),
-        ),
-        &[],
-    );
+    let (map, trust) = (fx.path("grid-mapfile"), fx.path("certificates"));
+    let users_line = format!("users_file = \"{}\"\n", users.display());
+    g.launch(&fx.config(&map, &trust, &users_line), &[]);
     let out_dir = g.dir.path().join("out");
     std::fs::create_dir_all(&out_dir).unwrap();
     // `/mine` is the users-file root's file: the login is rooted there.
