@@ -228,8 +228,8 @@ fn webdav(
     bearer: Arc<crate::auth::BearerAuthority>,
 ) -> Arc<crate::dav::Dav> {
     let client_certs = gsi.as_ref().map(|g| {
-        Arc::new(crate::dav::OptionalClientCert(Arc::clone(&g.verifier)))
-            as Arc<dyn rustls::server::danger::ClientCertVerifier>
+        // SECURITY: optional, but a presented chain must validate or the handshake fails.
+        Arc::new(g.verifier.optional()) as Arc<dyn rustls::server::danger::ClientCertVerifier>
     });
     Arc::new(crate::dav::Dav {
         authn: crate::dav::Authn {

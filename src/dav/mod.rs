@@ -37,7 +37,6 @@ use tracing::info;
 pub use auth::{Access, Authn};
 pub use error::DavError;
 pub use service::serve;
-pub use x509::OptionalClientCert;
 
 // The sans-I/O parsers, public for the fuzz targets.
 pub use digest::{choose_rfc3230, choose_rfc9530};

@@ -19,6 +19,9 @@ use super::trust::TrustDir;
 pub struct ProxyVerifier {
     trust: Arc<TrustDir>,
     algs: WebPkiSupportedAlgorithms,
+    /// GSI (ADAT, DCAU) insists on a client chain; the WebDAV listener asks for one but
+    /// lets clients without one authenticate another way.
+    mandatory: bool,
 }
 
 impl std::fmt::Debug for ProxyVerifier {
@@ -30,7 +33,21 @@ impl std::fmt::Debug for ProxyVerifier {
 impl ProxyVerifier {
     pub fn new(trust: Arc<TrustDir>) -> ProxyVerifier {
         let algs = rustls::crypto::ring::default_provider().signature_verification_algorithms;
-        ProxyVerifier { trust, algs }
+        ProxyVerifier {
+            trust,
+            algs,
+            mandatory: true,
+        }
+    }
+
+    /// The same verifier with client authentication optional (RFC 8446 §4.3.2: a client
+    /// may send no certificate). A chain that is presented must still validate.
+    pub fn optional(&self) -> ProxyVerifier {
+        ProxyVerifier {
+            trust: Arc::clone(&self.trust),
+            algs: self.algs,
+            mandatory: false,
+        }
     }
 
     /// Validates a chain as the handshake does (also used after it, to read the identity).
@@ -80,7 +97,7 @@ impl ClientCertVerifier for ProxyVerifier {
     }
 
     fn client_auth_mandatory(&self) -> bool {
-        true
+        self.mandatory
     }
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
