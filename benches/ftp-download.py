@@ -3,7 +3,8 @@
 
     benches/ftp-download.py [RUNS] [SIZE_MIB]      (default 7 runs, 1024 MiB)
 
-Starts on 127.0.0.1 with free ports: griddock (target/release, anonymous read-only),
+Starts on 127.0.0.1 with free ports: griddock (target/release, or the binary named by
+BENCH_GRIDDOCK; anonymous read-only),
 vsftpd (Ready2go-like anonymous config) and a raw sendfile(2) FTP responder
 (benches/sendfile_baseline.py). Runs interleaved rounds (griddock, vsftpd, baseline, …) of
 `curl -s -o /dev/null ftp://…/file` and reports per server the median wall time, MB/s and
@@ -60,8 +61,9 @@ def start_griddock(tmp: str, data: str) -> tuple[subprocess.Popen, int]:
     with open(cfg, "w") as f:
         f.write(f'data_dir = "{data}"\nstate_dir = "{tmp}/state"\n'
                 f'[ftp]\nlisten = "127.0.0.1:{port}"\npassive_ports = "{lo}-{lo + 50}"\n'
-                f'[gridftp]\nenabled = false\n[http]\nlisten = "127.0.0.1:{http}"\n[auth]\nanonymous = "read"\n')
-    p = subprocess.Popen([os.path.join(ROOT, "target/release/griddock"), "serve", "--config", cfg],
+                f'[gridftp]\nenabled = false\n[webdav]\nenabled = false\n[http]\nlisten = "127.0.0.1:{http}"\n[auth]\nanonymous = "read"\n')
+    binary = os.environ.get("BENCH_GRIDDOCK", os.path.join(ROOT, "target/release/griddock"))
+    p = subprocess.Popen([binary, "serve", "--config", cfg],
                          stderr=open(os.path.join(tmp, "griddock.log"), "w"), env={**os.environ, "RUST_LOG": "warn"})
     wait_port(port)
     return p, port

@@ -2,7 +2,8 @@
 """GridFTP download benchmark: griddock against the Grid Community Toolkit server.
 
     cargo build --release          # this script builds nothing
-    benches/gridftp-download.py [--griddock PATH] [--rounds N] [--size-mib M]
+    benches/gridftp-download.py [--griddock PATH] [--griddock-b PATH] [--cases K1,K2,…]
+                                [--rounds N] [--size-mib M] [--cpu auto|proc]
                                 [--concurrency C] [--conc-size MIB] [--no-verify]
 
 One cached file (default 1 GiB, read once before timing) is served on 127.0.0.1 with free
@@ -10,28 +11,52 @@ ports by four servers at once:
 
   griddock   target/release/griddock (or --griddock), anonymous read-only, on its [gridftp]
              port only ([ftp] and [http] off); that port also speaks plain FTP (MODE S);
+             anonymous = "write" so that the upload cases can store into its data directory;
   gct        globus-gridftp-server (Debian: globus-gridftp-server-progs) in its default
-             daemon mode (fork+exec per session), anonymous as `nobody`;
+             daemon mode (fork+exec per session), anonymous as `nobody` (-aa -anonymous-user
+             nobody); the server has no separate "anonymous may write" switch: the anonymous
+             session may store wherever `nobody` may write, here a 0777 upload directory;
   vsftpd     anonymous, the same configuration as benches/ftp-download.py;
-  baseline   benches/sendfile_baseline.py, a raw sendfile(2) FTP responder.
+  baseline   benches/sendfile_baseline.py, a raw sendfile(2) FTP responder;
+  griddock-b with --griddock-b PATH, a second griddock build (same configuration, its own
+             upload name) that runs every griddock case right after griddock in each round,
+             so two builds are compared in one run against the same reference runs.
 
 Interleaved rounds (default 5) each run every case once:
 
   guc-p1     globus-url-copy -p 1 ftp://…/file file:///dev/null   griddock, gct   (MODE E)
   guc-p4     globus-url-copy -p 4 …                               griddock, gct   (MODE E)
+  guc-p8     globus-url-copy -p 8 …                               griddock, gct   (MODE E)
+  guc-s      globus-url-copy ftp://…/file file:///dev/null (no -p) griddock, gct   (MODE S)
+  up-p1      globus-url-copy -p 1 file:///…/file ftp://…/upload    griddock, gct   (MODE E STOR)
+  up-p4, up-p8  the same upload with -p 4 / -p 8                   griddock, gct
   curl       curl -o /dev/null ftp://…/file                        griddock, vsftpd, baseline
                                                                    (MODE S, EPSV; see client_cmd
                                                                    for --happy-eyeballs-timeout-ms)
 
+--cases picks case kinds (e.g. up-p1,up-p4,up-p8), default all.
+
+Uploads read the same cached file and write into the server's data directory (griddock:
+/upload in its data_dir; gct: an absolute path in a directory `nobody` may write, on the
+same file system). Before every run (downloads too) every server's upload is removed and
+the file systems are synced, outside the timing, so every run creates a new file and
+starts with no dirty pages of earlier runs: before 2026-12-06 only the server's own
+upload was removed, and the third upload of a round (always gct's) ran while ext4 wrote
+back the two before it (background writeback starts at 10 % of memory dirty), which made
+upload ratios swing between runs.
+
 Per run: wall time of the client process (start-up and login included, the same for every
-server), and the SERVER's CPU seconds: by default from a cgroup per server, which counts
+server), the CLIENT's CPU (user+sys of the globus-url-copy/curl process, from
+getrusage(RUSAGE_CHILDREN) deltas around the reaped client), and the SERVER's CPU seconds: by default from a cgroup per server, which counts
 forked session processes exactly; /proc/PID/stat with reaped children as the fallback (see
 "CPU accounting" below for why and how).
-Printed: median wall, MB/s (10^6 bytes) and server CPU s per GiB per case and server, and
-the ratios griddock/gct (guc -p 1, -p 4), griddock/vsftpd and griddock/baseline (curl).
+Printed: median wall with min-max, MB/s (10^6 bytes), server CPU s per GiB and client CPU
+s per GiB per case and server, and the ratios griddock/gct (guc -p 1/-p 4/-p 8 downloads
+and uploads), griddock/vsftpd and griddock/baseline (curl).
 
 Before timing (unless --no-verify) each griddock case downloads once to a real file whose
-MD5 must match the source: a fast but wrong MODE E answer would otherwise look good.
+MD5 must match the source, and each griddock and gct upload case stores once and the stored
+file's MD5 must match: a fast but wrong MODE E answer would otherwise look good.
 
 --concurrency C (e.g. 100) adds: C simultaneous `globus-url-copy -p 4` downloads of a
 --conc-size MiB file (default 64) against griddock, then against gct: aggregate MB/s,
@@ -221,6 +246,7 @@ class Server:
                  meter: CpuMeter):
         self.name, self.proc, self.port, self.path, self.log = name, proc, port, path, log
         self.meter = meter
+        self.up_local, self.up_path = None, None  # upload destination: file-system path, URL path
 
     def cpu(self) -> float:
         return self.meter.seconds() if self.meter.dir else proc_cpu_seconds(self.proc.pid)
@@ -250,25 +276,28 @@ class Server:
         return "\n".join(lines[-n:])
 
 
-def start_griddock(binary: str, tmp: str, data: str) -> Server:
+def start_griddock(binary: str, tmp: str, data: str, name: str = "griddock") -> Server:
     port = free_port()
     lo, hi = port_range()
-    cfg = os.path.join(tmp, "griddock.toml")
+    cfg = os.path.join(tmp, f"{name}.toml")
     with open(cfg, "w") as f:
         f.write(f'data_dir = "{data}"\nstate_dir = "{tmp}/state"\n'
                 f'[ftp]\nenabled = false\n'
                 f'[gridftp]\nenabled = true\nlisten = "127.0.0.1:{port}"\npassive_ports = "{lo}-{hi}"\n'
-                f'[http]\nenabled = false\n[auth]\nanonymous = "read"\n'
+                f'[http]\nenabled = false\n[webdav]\nenabled = false\n[auth]\nanonymous = "write"\n'
                 f'[limits]\nmax_sessions = 1000\n')
-    log = os.path.join(tmp, "griddock.log")
+    log = os.path.join(tmp, f"{name}.log")
     # default `info` filter: one line per session open/close and per transfer, so a failure
     # has context; negligible next to 1 GiB transfers.
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDDOCK_")}
-    m = CpuMeter("griddock")
+    m = CpuMeter(name)
     p = subprocess.Popen([binary, "serve", "--config", cfg], stdout=subprocess.DEVNULL,
                          stderr=open(log, "w"), env={**env, "RUST_LOG": "info"}, preexec_fn=m.join)
     wait_port(port, "griddock", p, log)
-    return Server("griddock", p, port, "/file", log, m)
+    s = Server(name, p, port, "/file", log, m)
+    up = "upload" if name == "griddock" else f"upload-{name}"
+    s.up_local, s.up_path = os.path.join(data, up), f"/{up}"
+    return s
 
 
 def start_gct(tmp: str, file: str) -> Server:
@@ -286,7 +315,12 @@ def start_gct(tmp: str, file: str) -> Server:
                           "-d", "error,warn,info", "-l", log],
                          stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=tmp, preexec_fn=m.join)
     wait_port(port, "globus-gridftp-server", p, log)
-    return Server("gct", p, port, file, log, m)
+    s = Server("gct", p, port, file, log, m)
+    updir = os.path.join(tmp, "gct-upload")  # writable by `nobody`, same file system as data
+    os.makedirs(updir)
+    os.chmod(updir, 0o777)
+    s.up_local = s.up_path = os.path.join(updir, "upload")
+    return s
 
 
 def start_vsftpd(tmp: str, file: str) -> Server:
@@ -320,7 +354,7 @@ def start_baseline(file: str) -> Server:
 
 # --- clients ----------------------------------------------------------------------------
 
-def client_cmd(kind: str, url: str, dest: str = "/dev/null") -> list[str]:
+def client_cmd(kind: str, url: str, dest: str = "/dev/null", src: str | None = None) -> list[str]:
     if kind == "curl":
         # --happy-eyeballs-timeout-ms 1: curl 7.88 (Debian 12) stalls for the whole
         # happy-eyeballs timeout (200 ms) before opening the EPSV/PASV data connection when
@@ -328,15 +362,32 @@ def client_cmd(kind: str, url: str, dest: str = "/dev/null") -> list[str]:
         # whose reply comes back within ~30 us, in up to every run; never with vsftpd or the
         # baseline). With one IPv4 address the option changes nothing else.
         return ["curl", "-sS", "--happy-eyeballs-timeout-ms", "1", "-o", dest, "-w", "%{size_download}", url]
+    if kind == "guc-s":  # no -p: MODE S (stream), one data connection
+        return ["globus-url-copy", url, f"file://{dest}"]
+    if kind.startswith("up-p"):  # upload: local file -> server URL
+        return ["globus-url-copy", "-p", kind.removeprefix("up-p"), f"file://{src}", url]
     streams = kind.removeprefix("guc-p")
     return ["globus-url-copy", "-p", streams, url, f"file://{dest}"]
+
+
+def case_cmd(server: "Server", kind: str, src: str, dest: str = "/dev/null") -> list[str]:
+    if kind.startswith("up-p"):
+        return client_cmd(kind, server.url(server.up_path), src=src)
+    return client_cmd(kind, server.url(), dest)
+
+
+def clear_upload(server: "Server") -> None:
+    if server.up_local and os.path.exists(server.up_local):
+        os.unlink(server.up_local)
 
 
 class Failure(Exception):
     pass
 
 
-def run_client(cmd: list[str], size: int) -> None:
+def run_client(cmd: list[str], size: int) -> float:
+    """Runs one client to completion; returns its CPU (user+sys) seconds."""
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=CLIENT_TIMEOUT, cwd="/")
     except subprocess.TimeoutExpired as e:
@@ -345,18 +396,26 @@ def run_client(cmd: list[str], size: int) -> None:
         raise Failure(f"$ {' '.join(cmd)}\nexit status {r.returncode}\n{r.stdout}{r.stderr}".rstrip())
     if cmd[0] == "curl" and r.stdout.strip() != str(size):
         raise Failure(f"$ {' '.join(cmd)}\ncurl received {r.stdout.strip()} bytes, expected {size}")
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
 
 
-def one_run(server: Server, kind: str, size: int) -> tuple[float, float]:
+def one_run(server: Server, kind: str, size: int, src: str, everyone: list) -> tuple[float, float, float]:
+    # Every server's upload goes, then sync: each run starts with no other run's dirty
+    # pages (ext4 starts background writeback at 10 % of memory; with uploads left in
+    # place the third upload of a round paid for the writeback of the two before it).
+    for s in everyone:
+        clear_upload(s)
+    os.sync()
     server.settle()
     before = server.cpu()
     t0 = time.perf_counter()
-    run_client(client_cmd(kind, server.url()), size)
+    ccpu = run_client(case_cmd(server, kind, src), size)
     wall = time.perf_counter() - t0
     if not server.settle():
         print(f"warning: {server.name} still has session processes 10 s after the client exited", file=sys.stderr)
     time.sleep(0.1)  # let the server finish closing the session (griddock: no processes to wait for)
-    return wall, server.cpu() - before
+    return wall, server.cpu() - before, ccpu
 
 
 def md5(path: str) -> str:
@@ -367,10 +426,11 @@ def md5(path: str) -> str:
     return h.hexdigest()
 
 
-def verify(server: Server, kind: str, tmp: str, size: int, digest: str) -> None:
-    dest = os.path.join(tmp, "verify.out")
+def verify(server: Server, kind: str, tmp: str, size: int, digest: str, src: str) -> None:
+    dest = server.up_local if kind.startswith("up-p") else os.path.join(tmp, "verify.out")
+    clear_upload(server)
     try:
-        run_client(client_cmd(kind, server.url(), dest), size)
+        run_client(case_cmd(server, kind, src, dest), size)
         got = os.path.getsize(dest)
         if got != size:
             raise Failure(f"{kind} from {server.name}: wrote {got} bytes, expected {size}")
@@ -443,6 +503,10 @@ def main() -> None:
                     help="also run C concurrent `globus-url-copy -p 4` (e.g. 100)")
     ap.add_argument("--conc-size", type=int, default=64, metavar="MIB", help="file size for --concurrency")
     ap.add_argument("--no-verify", action="store_true", help="skip the MD5 check of griddock's answers")
+    ap.add_argument("--griddock-b", default=None, metavar="PATH",
+                    help="a second griddock build run in the same interleaved rounds (reported as griddock-b)")
+    ap.add_argument("--cases", default="", metavar="K1,K2",
+                    help="only these case kinds (e.g. up-p1,up-p4,up-p8; default: all)")
     ap.add_argument("--cpu", choices=("auto", "proc"), default="auto",
                     help="server CPU from a cgroup per server (auto, if possible) or /proc/PID/stat")
     a = ap.parse_args()
@@ -479,25 +543,37 @@ def main() -> None:
             make_file(conc_file, a.conc_size)
         g = start_griddock(a.griddock, tmp, data)
         servers.append(g)
+        gb = start_griddock(a.griddock_b, tmp, data, "griddock-b") if a.griddock_b else None
+        if gb:
+            servers.append(gb)
         gct = start_gct(tmp, file)
         servers.append(gct)
         print(versions(a.griddock), file=sys.stderr)
         print(f"server CPU from {g.meter.method()}", file=sys.stderr)
-        cases = [("guc-p1", g), ("guc-p1", gct), ("guc-p4", g), ("guc-p4", gct)]
+        cases = [(k, s) for k in ("guc-p1", "guc-p4", "guc-p8") for s in (g, gct)]
         if a.rounds:
             v = start_vsftpd(tmp, file)
             servers.append(v)
             b = start_baseline(file)
             servers.append(b)
+            cases += [(k, s) for k in ("guc-s", "up-p1", "up-p4", "up-p8") for s in (g, gct)]
             cases += [("curl", g), ("curl", v), ("curl", b)]
+            if gb:  # every griddock case again against the second build, interleaved
+                cases = [c for k, s in cases for c in ([(k, s), (k, gb)] if s is g else [(k, s)])]
+            if a.cases:
+                wanted = set(a.cases.split(","))
+                unknown = wanted - {k for k, _ in cases}
+                if unknown:
+                    ap.error(f"unknown case kinds: {', '.join(sorted(unknown))}")
+                cases = [(k, s) for k, s in cases if k in wanted]
             subprocess.run(["cat", file], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
             broken = set()
             if not a.no_verify:
                 for kind, s in cases:
-                    if s is g:
+                    if s is g or s is gb or kind.startswith("up-p"):
                         try:
-                            verify(s, kind, tmp, size, digest)
-                            print(f"verified {kind} from griddock (MD5 {digest})", file=sys.stderr)
+                            verify(s, kind, tmp, size, digest, file)
+                            print(f"verified {kind} {'to' if kind.startswith('up-p') else 'from'} {s.name} (MD5 {digest})", file=sys.stderr)
                         except Failure as e:
                             failures.append((kind, s.name, f"verification: {e}"))
                             broken.add((kind, s.name))
@@ -509,13 +585,16 @@ def main() -> None:
                     if (kind, s.name) in broken:
                         continue
                     try:
-                        w, c = one_run(s, kind, size)
-                        results[(kind, s.name)].append((w, c))
-                        line.append(f"{kind}/{s.name} {w:.3f}s {c:.2f}cpu")
+                        w, c, cc = one_run(s, kind, size, file, servers)
+                        results[(kind, s.name)].append((w, c, cc))
+                        line.append(f"{kind}/{s.name} {w:.3f}s {c:.2f}cpu {cc:.2f}ccpu")
                     except Failure as e:
                         failures.append((kind, s.name, str(e)))
                         line.append(f"{kind}/{s.name} FAILED")
                 print(f"round {i + 1}/{a.rounds}: " + ", ".join(line), file=sys.stderr)
+            for s in servers:  # the last upload's dirty pages stay out of what follows
+                clear_upload(s)
+            os.sync()
             report(results, a.size_mib, a.rounds)
         if a.concurrency:
             subprocess.run(["cat", conc_file], stdout=subprocess.DEVNULL, check=True)
@@ -588,29 +667,45 @@ def versions(binary: str) -> str:
             f"{first(['globus-url-copy', '-version'])}; {first(['curl', '--version'])}")
 
 
-LABEL = {"guc-p1": "globus-url-copy -p 1", "guc-p4": "globus-url-copy -p 4", "curl": "curl (MODE S)"}
+LABEL = {"guc-s": "guc MODE S download", "guc-p1": "guc -p 1 download", "guc-p4": "guc -p 4 download", "guc-p8": "guc -p 8 download",
+         "up-p1": "guc -p 1 upload", "up-p4": "guc -p 4 upload", "up-p8": "guc -p 8 upload",
+         "curl": "curl (MODE S)"}
 
 
 def report(results: dict, mib: int, rounds: int) -> None:
     gib = mib / 1024
     med = {}
     print(f"\n{mib} MiB cached file, {rounds} interleaved rounds, medians")
-    print(f"{'client':<22} {'server':<9} {'wall s':>8} {'MB/s':>7} {'CPU s/GiB':>10} {'ok':>5}")
+    print(f"{'client':<22} {'server':<9} {'wall s':>8} {'min-max':>13} {'MB/s':>7} {'srv CPU s/GiB':>14} "
+          f"{'client CPU s/GiB':>17} {'ok':>5}")
     for (kind, name), runs in results.items():
         if runs:
-            w, c = statistics.median(x for x, _ in runs), statistics.median(y for _, y in runs)
-            med[(kind, name)] = (w, c)
-            print(f"{LABEL[kind]:<22} {name:<9} {w:>8.3f} {mib * 1.048576 / w:>7.0f} {c / gib:>10.3f} {len(runs):>3}/{rounds}")
+            w = statistics.median(r[0] for r in runs)
+            c = statistics.median(r[1] for r in runs)
+            cc = statistics.median(r[2] for r in runs)
+            lo, hi = min(r[0] for r in runs), max(r[0] for r in runs)
+            med[(kind, name)] = (w, c, cc)
+            print(f"{LABEL[kind]:<22} {name:<9} {w:>8.3f} {f'{lo:.3f}-{hi:.3f}':>13} {mib * 1.048576 / w:>7.0f} "
+                  f"{c / gib:>14.3f} {cc / gib:>17.3f} {len(runs):>3}/{rounds}")
         else:
             print(f"{LABEL[kind]:<22} {name:<9} {'FAILED':>8}")
     print("\nratios (griddock / reference): throughput (>1 = griddock faster), server CPU (<1 = griddock cheaper)")
-    for kind, ref in (("guc-p1", "gct"), ("guc-p4", "gct"), ("curl", "vsftpd"), ("curl", "baseline")):
-        gm, rm = med.get((kind, "griddock")), med.get((kind, ref))
-        if gm is None or rm is None:
-            print(f"  {LABEL[kind]:<22} griddock/{ref:<8}  n/a (failed runs)")
-            continue
-        cpu = f"{gm[1] / rm[1]:.2f}x" if rm[1] > 0 else "ref ~0"
-        print(f"  {LABEL[kind]:<22} griddock/{ref:<8}  throughput {rm[0] / gm[0]:.2f}x   CPU {cpu}")
+    pairs = [(k, "gct") for k in ("guc-s", "guc-p1", "guc-p4", "guc-p8", "up-p1", "up-p4", "up-p8")] + \
+        [("curl", "vsftpd"), ("curl", "baseline")]
+    names = ["griddock"] + (["griddock-b"] if any(n == "griddock-b" for _, n in med) else [])
+    if len(names) == 2:
+        pairs += [(k, "griddock") for k, _ in pairs[:7]]
+    for name in names:
+        for kind, ref in pairs:
+            if name == ref or (kind, name) not in med and (kind, ref) not in med:
+                continue
+            gm, rm = med.get((kind, name)), med.get((kind, ref))
+            if gm is None or rm is None:
+                print(f"  {LABEL[kind]:<22} {name}/{ref:<8}  n/a (failed runs)")
+                continue
+            cpu = f"{gm[1] / rm[1]:.2f}x" if rm[1] > 0 else "ref ~0"
+            ccpu = f"{gm[2] / rm[2]:.2f}x" if rm[2] > 0 else "ref ~0"
+            print(f"  {LABEL[kind]:<22} {name}/{ref:<8}  throughput {rm[0] / gm[0]:.2f}x   server CPU {cpu}   client CPU {ccpu}")
 
 
 def report_conc(conc: dict, n: int, mib: int) -> None:

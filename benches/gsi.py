@@ -38,11 +38,9 @@ Part 2, encrypted throughput (--rounds, >= 5, interleaved): one cached file (def
   p1         globus-url-copy -p 1 …/file file:///dev/null     DCAU A, PROT C (clear)
   p1-priv    globus-url-copy -p 1 -dcpriv …                   DCAU A, PROT P (encrypted)
   p4-priv    globus-url-copy -p 4 -dcpriv …                   PROT P, 4 streams
-  All MODE E, where the server connects to the client: griddock can only be the
-  connecting side of a secured data channel (Globus initiators send the certificate CN as
-  TLS SNI, which rustls refuses), so MODE S downloads with DCAU (-dcpriv or not) fail
-  against griddock. The script shows that once in a "known limitation" probe (below)
-  instead of hiding it, and it is why -p 1 stands in for plain stream mode.
+  All MODE E, where the server connects to the client (-p 1 stands in for plain stream
+  mode). MODE S downloads with DCAU, where griddock accepts the client's handshake, are
+  checked once in the accepting-side probe (below).
   Medians: wall (client start-up and login included), MB/s (10^6 bytes), the server's CPU
   s per GiB (as benches/gridftp-download.py measures it: a cgroup per server when
   possible, /proc otherwise; its CpuMeter and Server are reused), and the client's CPU
@@ -52,9 +50,9 @@ Before timing (unless --no-verify) every throughput case is downloaded once from
 server with -dbg into a real file: the MD5 must match and the control channel must show
 PROT P accepted (200) for the -dcpriv cases and no PROT P for p1.
 
-Known-limitation probe (not timed, does not fail the run): the 0-byte file in MODE S with
-DCAU A and with -dcpriv, against both servers. Expected: gct OK, griddock 425 (TLS
-negotiation on the data connection). If griddock passes, the script says so.
+Accepting-side probe (not timed): the 0-byte file in MODE S with DCAU A and with -dcpriv,
+against both servers; both must pass (griddock accepts Globus initiators' data-channel
+handshakes since docs/decisions/0006-dcau-sni.md; before, it answered 425).
 
 A failed client is reported with its command, exit status and output, plus the tail of
 the server's log, and is left out of the medians; nothing is retried; exit status 1.
@@ -102,7 +100,7 @@ def start_griddock(binary: str, tmp: str, fx: str, data: str, ports: tuple[int, 
     cfg = os.path.join(tmp, "griddock.toml")
     with open(cfg, "w") as f:
         f.write(f'data_dir = "{data}"\nstate_dir = "{tmp}/state"\n'
-                f'[ftp]\nenabled = false\n[http]\nenabled = false\n'
+                f'[ftp]\nenabled = false\n[http]\nenabled = false\n[webdav]\nenabled = false\n'
                 f'[gridftp]\nenabled = true\nlisten = "127.0.0.1:{port}"\npassive_ports = "{lo}-{hi}"\n'
                 f'advertise_dcau = true\n'
                 f'[tls]\nsource = "files"\ncert_file = "{fx}/host/hostcert.pem"\nkey_file = "{fx}/host/hostkey.pem"\n'
@@ -301,23 +299,19 @@ def main() -> None:
         print(f"{versions(a.griddock)} (binary built {built}; tree now {head or '?'})", file=sys.stderr)
         print(f"server CPU from {g.meter.method()}", file=sys.stderr)
 
-        # --- known limitation probe ------------------------------------------------------
-        print("\nknown-limitation probe: MODE S downloads (the client connects to the server's "
+        # --- accepting-side probe (docs/decisions/0006-dcau-sni.md) -----------------------
+        print("\naccepting-side probe: MODE S downloads (the client connects to the server's "
               "PASV port) with DCAU, 0-byte file")
         for opts in ([], ["-dcpriv"]):
             for s in (g, gct):
                 label = f"globus-url-copy {' '.join(opts + [gsi_url(s, 'empty')])} file:///dev/null"
                 try:
                     guc([*opts, gsi_url(s, "empty"), "file:///dev/null"], LOGIN_TIMEOUT)
-                    note = "  (griddock's accepting side now works: update the docs)" if s is g else ""
-                    print(f"  {s.name:<8} OK{note}    {label}")
+                    print(f"  {s.name:<8} OK    {label}")
                 except Failure as e:
                     err = " | ".join(l.strip() for l in str(e).splitlines()[2:] if l.strip())
-                    if s is g:
-                        print(f"  {s.name:<8} FAILED as expected    {label}\n             {err}")
-                    else:
-                        print(f"  {s.name:<8} FAILED    {label}\n             {err}")
-                        failures.append(("probe " + " ".join(opts or ["(DCAU A)"]), s.name, str(e)))
+                    print(f"  {s.name:<8} FAILED    {label}\n             {err}")
+                    failures.append(("probe " + " ".join(opts or ["(DCAU A)"]), s.name, str(e)))
         probe_log = open(g.log, errors="replace").read().splitlines()
         sni = [l for l in probe_log if "SNI" in l]
         if sni:

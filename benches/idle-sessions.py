@@ -58,7 +58,7 @@ def main() -> None:
     cfg = os.path.join(tmp, "g.toml")
     with open(cfg, "w") as f:
         f.write(f'data_dir = "{tmp}/data"\nstate_dir = "{tmp}/state"\n[ftp]\nlisten = "127.0.0.1:{port}"\n'
-                f'[gridftp]\nenabled = false\n[http]\nlisten = "127.0.0.1:{http}"\n[limits]\nmax_sessions = {n + 10}\n')
+                f'[gridftp]\nenabled = false\n[webdav]\nenabled = false\n[http]\nlisten = "127.0.0.1:{http}"\n[limits]\nmax_sessions = {n + 10}\n')
     p = subprocess.Popen([os.path.join(ROOT, "target/release/griddock"), "serve", "--config", cfg],
                          stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"})
     conns = []

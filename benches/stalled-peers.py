@@ -122,7 +122,7 @@ def main():
             f'data_dir = "{data}"\nstate_dir = "{tmp}/state"\n'
             f'[ftp]\nlisten = "127.0.0.1:{ftp}"\npassive_ports = "40000-41999"\n'
             f'[gridftp]\nlisten = "127.0.0.1:{gridftp}"\npassive_ports = "42000-42099"\n'
-            f'[http]\nlisten = "127.0.0.1:{http}"\n'
+            f'[http]\nlisten = "127.0.0.1:{http}"\n[webdav]\nenabled = false\n'
             f'[limits]\ndata_timeout = "{a.data_timeout}s"\nmax_sessions = 2000\n'
             f"max_sessions_per_client = 2000\nmax_passive_per_client = 2000\n"
         )

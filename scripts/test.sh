@@ -88,6 +88,15 @@ if ! /usr/bin/python3 -c "import jwt, cryptography, pymacaroons" >/dev/null 2>&1
     python3-jwt python3-cryptography python3-pymacaroons >/dev/null
 fi
 
+# The browser page is tested in real headless Chromium, driven by Selenium (tests/browser.rs).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 \
+   || ! /usr/bin/python3 -c "import selenium" >/dev/null 2>&1; then
+  echo "test.sh: installing chromium, chromium-driver, python3-selenium, fonts-liberation (browser tests; the fonts are only a Recommends of chromium)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    chromium chromium-driver python3-selenium fonts-liberation >/dev/null
+fi
+
 # vsftpd's Debian package creates the unprivileged `ftp` user it runs anonymous sessions as.
 id ftp >/dev/null 2>&1 || echo "test.sh: warning: no 'ftp' user; vsftpd anonymous sessions will fail" >&2
 

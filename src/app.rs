@@ -21,9 +21,10 @@ use tracing::{info, warn};
 use crate::auth::Authenticator;
 use crate::config::{Config, FtpTlsMode, TlsSource};
 use crate::ftp::data::FxpPolicy;
-use crate::ftp::{Endpoint, Settings};
-use crate::http::{HttpState, Readiness};
-use crate::metrics::{Endpoint as EndpointLabel, Metrics};
+use crate::ftp::{Endpoint, Features, Settings};
+use crate::http::HttpState;
+use crate::metrics::{EndpointLabel, Metrics};
+use crate::readiness::Readiness;
 use crate::storage::{sweep, Served};
 use crate::tls::acme::AcmeManager;
 use crate::tls::CertStore;
@@ -109,7 +110,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
             &metrics,
             gsi.clone(),
             Arc::new(bearer),
-        );
+        )?;
         readiness.set("webdav", true);
         tracker.spawn(crate::dav::serve(
             listener,
@@ -118,41 +119,29 @@ pub async fn serve(cfg: Config) -> Result<()> {
             tracker.clone(),
         ));
     }
-    let endpoint = |label, settings: Settings, tls| {
-        let range = &settings.passive_ports;
-        let half_range = (usize::from(range.end - range.start) + 1).div_ceil(2);
-        let clients = crate::ftp::limits::ClientLimits::new(
-            cfg.limits.max_sessions_per_client,
-            cfg.limits.max_passive_per_client.unwrap_or(half_range),
-        );
-        Arc::new(Endpoint {
-            clients,
-            label,
-            settings,
-            auth: auth.clone(),
-            root: Arc::clone(&served),
-            tls,
-            metrics: Arc::clone(&metrics),
-            shutdown: shutdown.clone(),
-            cut: cut.clone(),
-            sessions: Arc::clone(&sessions),
-            checksums: crate::storage::checksum::ChecksumCache::new(&cfg.state_dir),
-            gsi: (label == EndpointLabel::Gridftp)
-                .then(|| gsi.clone())
-                .flatten(),
-        })
+    let engine = Engine {
+        auth: auth.clone(),
+        served: Arc::clone(&served),
+        certs: Arc::clone(&certs),
+        metrics: Arc::clone(&metrics),
+        shutdown: shutdown.clone(),
+        cut: cut.clone(),
+        sessions: Arc::clone(&sessions),
+        gsi: gsi.clone(),
     };
-    if let Some(listener) = listeners.ftp {
-        let tls =
-            (cfg.ftp.tls != FtpTlsMode::Off).then(|| crate::tls::server_config(Arc::clone(&certs)));
-        let ep = endpoint(EndpointLabel::Ftp, ftp_settings(&cfg).await, tls);
-        readiness.set("ftp", true);
-        tracker.spawn(crate::ftp::serve(listener, ep, tracker.clone()));
-    }
-    if let Some(listener) = listeners.gridftp {
-        let ep = endpoint(EndpointLabel::Gridftp, gridftp_settings(&cfg).await, None);
-        readiness.set("gridftp", true);
-        tracker.spawn(crate::ftp::serve(listener, ep, tracker.clone()));
+    if listeners.ftp.is_some() || listeners.gridftp.is_some() {
+        let shared = Shared::new(&cfg).await;
+        if let Some(listener) = listeners.ftp {
+            let ep = engine.endpoint(&cfg, EndpointLabel::Ftp, ftp_settings(&cfg, &shared));
+            readiness.set("ftp", true);
+            tracker.spawn(crate::ftp::serve(listener, ep, tracker.clone()));
+        }
+        if let Some(listener) = listeners.gridftp {
+            let settings = gridftp_settings(&cfg, &shared, gsi.is_some());
+            let ep = engine.endpoint(&cfg, EndpointLabel::Gridftp, settings);
+            readiness.set("gridftp", true);
+            tracker.spawn(crate::ftp::serve(listener, ep, tracker.clone()));
+        }
     }
 
     wait_for_signal().await;
@@ -180,6 +169,72 @@ pub async fn serve(cfg: Config) -> Result<()> {
         info!("all sessions drained");
     }
     Ok(())
+}
+
+/// The FTP and GridFTP endpoints `serve` builds from `cfg` (`state_dir` must exist),
+/// without listeners or background tasks: for sessions the unit tests run in-process.
+#[cfg(test)]
+pub(crate) async fn endpoints(cfg: &Config) -> Result<(Arc<Endpoint>, Arc<Endpoint>)> {
+    let metrics = Metrics::new();
+    let certs = CertStore::from_config(cfg, Arc::clone(&metrics)).context("loading [tls]")?;
+    let gsi = gsi_for(cfg, &certs)?;
+    let engine = Engine {
+        auth: Authenticator::new(&cfg.auth).context("loading [auth]")?,
+        served: Arc::new(Served::open(&cfg.data_dir).context("opening data_dir")?),
+        certs,
+        metrics,
+        shutdown: CancellationToken::new(),
+        cut: CancellationToken::new(),
+        sessions: Arc::new(Semaphore::new(cfg.limits.max_sessions)),
+        gsi: gsi.clone(),
+    };
+    let shared = Shared::new(cfg).await;
+    let ftp = engine.endpoint(cfg, EndpointLabel::Ftp, ftp_settings(cfg, &shared));
+    let settings = gridftp_settings(cfg, &shared, gsi.is_some());
+    let gridftp = engine.endpoint(cfg, EndpointLabel::Gridftp, settings);
+    Ok((ftp, gridftp))
+}
+
+/// What both FTP-engine endpoints share with the rest of the server.
+struct Engine {
+    auth: Authenticator,
+    served: Arc<Served>,
+    certs: Arc<CertStore>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+    cut: CancellationToken,
+    /// One session limit for the whole server, shared by both endpoints.
+    sessions: Arc<Semaphore>,
+    gsi: Option<Arc<crate::gsi::Gsi>>,
+}
+
+impl Engine {
+    /// One endpoint from its own section's settings: its TLS and GSI follow its features.
+    fn endpoint(&self, cfg: &Config, label: EndpointLabel, settings: Settings) -> Arc<Endpoint> {
+        let range = &settings.passive_ports;
+        let half_range = (usize::from(range.end - range.start) + 1).div_ceil(2);
+        let clients = crate::ftp::limits::ClientLimits::new(
+            cfg.limits.max_sessions_per_client,
+            cfg.limits.max_passive_per_client.unwrap_or(half_range),
+        );
+        let features = settings.features;
+        Arc::new(Endpoint {
+            clients,
+            label,
+            settings,
+            auth: self.auth.clone(),
+            root: Arc::clone(&self.served),
+            tls: features
+                .ftps
+                .then(|| crate::tls::server_config(Arc::clone(&self.certs))),
+            metrics: Arc::clone(&self.metrics),
+            shutdown: self.shutdown.clone(),
+            cut: self.cut.clone(),
+            sessions: Arc::clone(&self.sessions),
+            checksums: crate::storage::checksum::ChecksumCache::new(&cfg.state_dir),
+            gsi: features.gsi.then(|| self.gsi.clone()).flatten(),
+        })
+    }
 }
 
 /// How long cut transfers get to log their outcome before the process exits.
@@ -226,12 +281,13 @@ fn webdav(
     metrics: &Arc<Metrics>,
     gsi: Option<Arc<crate::gsi::Gsi>>,
     bearer: Arc<crate::auth::BearerAuthority>,
-) -> Arc<crate::dav::Dav> {
+) -> Result<Arc<crate::dav::Dav>> {
+    let tpc = tpc_for(cfg)?;
     let client_certs = gsi.as_ref().map(|g| {
         // SECURITY: optional, but a presented chain must validate or the handshake fails.
         Arc::new(g.verifier.optional()) as Arc<dyn rustls::server::danger::ClientCertVerifier>
     });
-    Arc::new(crate::dav::Dav {
+    Ok(Arc::new(crate::dav::Dav {
         authn: crate::dav::Authn {
             users: auth.clone(),
             gsi,
@@ -246,6 +302,27 @@ fn webdav(
         tls: crate::tls::webdav_config(Arc::clone(certs), client_certs),
         max_connections: cfg.limits.max_sessions,
         data_timeout: cfg.limits.data_timeout,
+        tpc: Arc::new(tpc),
+        web: crate::dav::Web::new(cfg),
+    }))
+}
+
+/// The third-party-copy side of the WebDAV endpoint: the policy, the outbound trust.
+fn tpc_for(cfg: &Config) -> Result<crate::dav::tpc::Tpc> {
+    use crate::dav::tpc::{Outbound, TpcPolicy, TrustSource};
+    let w = &cfg.webdav;
+    let trust = TrustSource {
+        cert_dir: Some(cfg.auth.x509_cert_dir.clone()),
+        ca_file: w.tpc_ca_file.clone(),
+    };
+    let policy = TpcPolicy::new(w.tpc, w.tpc_allow.clone());
+    let out = Outbound::new(policy, trust, cfg.limits.data_timeout)
+        .map_err(|e| anyhow::anyhow!("webdav.tpc_ca_file: {e}"))?;
+    Ok(crate::dav::tpc::Tpc {
+        out,
+        max_streams: w.tpc_max_streams,
+        marker_interval: w.marker_interval,
+        slots: Arc::new(tokio::sync::Semaphore::new(w.tpc_max_connections)),
     })
 }
 
@@ -265,47 +342,77 @@ fn gsi_for(
     Ok(Some(Arc::new(gsi)))
 }
 
-/// The FTP endpoint's settings, from `[ftp]` (plus what every endpoint shares).
-async fn ftp_settings(cfg: &Config) -> Settings {
-    Settings {
-        banner: cfg.ftp.banner.clone(),
-        passive_ports: cfg.ftp.passive_ports,
-        tls_mode: cfg.ftp.tls,
-        marker_interval: None,
-        advertise_dcau: false,
+/// The FTP endpoint's settings, from `[ftp]` (TLS policy included) and what is shared.
+fn ftp_settings(cfg: &Config, shared: &Shared) -> Settings {
+    let own = &cfg.ftp;
+    shared.settings(Own {
+        banner: own.banner.clone(),
+        passive_ports: own.passive_ports,
+        tls_mode: own.tls,
+        features: Features::ftp(own),
         max_file_size: None,
-        ..shared_settings(cfg).await
-    }
+    })
 }
 
-/// The GridFTP endpoint's settings, from `[gridftp]`. Like globus-gridftp-server it offers
-/// no AUTH TLS: its security is GSI, so `[ftp] tls` never applies here.
-async fn gridftp_settings(cfg: &Config) -> Settings {
-    Settings {
-        banner: cfg.gridftp.banner.clone(),
-        passive_ports: cfg.gridftp.passive_ports,
+/// The GridFTP endpoint's settings, from `[gridftp]` and what is shared; `gsi` when GSI is
+/// configured. Like globus-gridftp-server it offers no AUTH TLS: its security is GSI, so
+/// `[ftp] tls` never applies here.
+fn gridftp_settings(cfg: &Config, shared: &Shared, gsi: bool) -> Settings {
+    let own = &cfg.gridftp;
+    shared.settings(Own {
+        banner: own.banner.clone(),
+        passive_ports: own.passive_ports,
         tls_mode: FtpTlsMode::Off,
-        marker_interval: Some(cfg.gridftp.marker_interval),
-        advertise_dcau: cfg.gridftp.advertise_dcau,
-        max_file_size: cfg.gridftp.max_file_size,
-        ..shared_settings(cfg).await
-    }
+        features: Features::gridftp(own, gsi),
+        max_file_size: own.max_file_size,
+    })
 }
 
-/// What both FTP-engine endpoints share: the FXP policy, public address, limits, logins.
-async fn shared_settings(cfg: &Config) -> Settings {
-    Settings {
-        banner: String::new(),
-        passive_ports: cfg.ftp.passive_ports,
-        policy: FxpPolicy::new(cfg.ftp.fxp, cfg.ftp.fxp_allow.clone()),
-        public_ip: resolve_public_host(&cfg.public_host).await,
-        tls_mode: FtpTlsMode::Off,
-        limits: cfg.limits.clone(),
-        failed_login_delay: cfg.auth.failed_login_delay,
-        max_login_failures: cfg.auth.max_login_failures,
-        marker_interval: None,
-        advertise_dcau: false,
-        max_file_size: None,
+/// What an FTP-engine endpoint takes from its own section.
+struct Own {
+    banner: String,
+    passive_ports: crate::config::PortRange,
+    tls_mode: FtpTlsMode,
+    features: Features,
+    max_file_size: Option<u64>,
+}
+
+/// What both FTP-engine endpoints share, from the server-wide sections: `public_host`,
+/// `[limits]`, `[auth]` and the FXP policy (`ftp.fxp`, `ftp.fxp_allow`, documented as
+/// shared by both endpoints).
+struct Shared {
+    policy: FxpPolicy,
+    public_ip: Option<IpAddr>,
+    limits: crate::config::LimitsConfig,
+    failed_login_delay: Duration,
+    max_login_failures: u32,
+}
+
+impl Shared {
+    /// Resolves `public_host` once for both endpoints.
+    async fn new(cfg: &Config) -> Self {
+        Self {
+            policy: FxpPolicy::new(cfg.ftp.fxp, cfg.ftp.fxp_allow.clone()),
+            public_ip: resolve_public_host(&cfg.public_host).await,
+            limits: cfg.limits.clone(),
+            failed_login_delay: cfg.auth.failed_login_delay,
+            max_login_failures: cfg.auth.max_login_failures,
+        }
+    }
+
+    fn settings(&self, own: Own) -> Settings {
+        Settings {
+            banner: own.banner,
+            passive_ports: own.passive_ports,
+            policy: self.policy.clone(),
+            public_ip: self.public_ip,
+            tls_mode: own.tls_mode,
+            limits: self.limits.clone(),
+            failed_login_delay: self.failed_login_delay,
+            max_login_failures: self.max_login_failures,
+            features: own.features,
+            max_file_size: own.max_file_size,
+        }
     }
 }
 

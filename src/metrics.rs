@@ -13,19 +13,19 @@ use prometheus_client::registry::Registry;
 
 /// Which listener a session belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Endpoint {
+pub enum EndpointLabel {
     Ftp,
     Gridftp,
     /// The HTTPS/WebDAV endpoint (`davs://`).
     Webdav,
 }
 
-impl Endpoint {
+impl EndpointLabel {
     pub fn as_str(self) -> &'static str {
         match self {
-            Endpoint::Ftp => "ftp",
-            Endpoint::Gridftp => "gridftp",
-            Endpoint::Webdav => "webdav",
+            EndpointLabel::Ftp => "ftp",
+            EndpointLabel::Gridftp => "gridftp",
+            EndpointLabel::Webdav => "webdav",
         }
     }
 }
@@ -45,7 +45,7 @@ impl Direction {
     }
 }
 
-impl EncodeLabelValue for Endpoint {
+impl EncodeLabelValue for EndpointLabel {
     fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
         encoder.write_str(self.as_str())
     }
@@ -59,7 +59,7 @@ impl EncodeLabelValue for Direction {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct EpLabel {
-    endpoint: Endpoint,
+    endpoint: EndpointLabel,
 }
 
 /// How a session logged in.
@@ -89,14 +89,28 @@ impl EncodeLabelValue for LoginMethod {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct LoginLabel {
-    endpoint: Endpoint,
+    endpoint: EndpointLabel,
     method: LoginMethod,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct XferLabel {
-    endpoint: Endpoint,
+    endpoint: EndpointLabel,
     direction: Direction,
+}
+
+/// One HTTP third-party copy's labels: `mode` (pull, push) and `result` (ok, failed,
+/// refused, cancelled) or, on the failures family, `cause`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct TpcLabel {
+    mode: &'static str,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct TpcCauseLabel {
+    mode: &'static str,
+    cause: &'static str,
 }
 
 /// One open control connection on `griddock_sessions_active`; decrements on drop.
@@ -121,6 +135,8 @@ pub struct Metrics {
     logins: Family<LoginLabel, Counter>,
     cert_expiry: Gauge,
     acme_failures: Counter,
+    tpc_copies: Family<TpcLabel, Counter>,
+    tpc_failures: Family<TpcCauseLabel, Counter>,
 }
 
 impl Metrics {
@@ -137,6 +153,8 @@ impl Metrics {
             logins: Family::default(),
             cert_expiry: Gauge::default(),
             acme_failures: Counter::default(),
+            tpc_copies: Family::default(),
+            tpc_failures: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -185,12 +203,24 @@ impl Metrics {
             "Failed ACME issuance attempts",
             m.acme_failures.clone(),
         );
+        registry.register(
+            "tpc_copies",
+            "HTTP third-party copies (COPY) by mode and result; their bytes are in \
+             bytes_received (pull) and bytes_sent (push) of endpoint webdav",
+            m.tpc_copies.clone(),
+        );
+        registry.register(
+            "tpc_failures",
+            "Failed HTTP third-party copies by mode and cause (policy, remote, \
+             connect, tls, timeout, checksum, local, cancelled)",
+            m.tpc_failures.clone(),
+        );
         Arc::new(Metrics { registry, ..m })
     }
 
     /// Counts a session as open until the returned guard is dropped — also when the
     /// session's task panics and unwinds, so the gauge cannot leak.
-    pub fn session_opened(&self, ep: Endpoint) -> OpenSession {
+    pub fn session_opened(&self, ep: EndpointLabel) -> OpenSession {
         let gauge = self
             .sessions
             .get_or_create(&EpLabel { endpoint: ep })
@@ -199,7 +229,7 @@ impl Metrics {
         OpenSession(gauge)
     }
 
-    pub fn transfer_started(&self, ep: Endpoint, dir: Direction) {
+    pub fn transfer_started(&self, ep: EndpointLabel, dir: Direction) {
         self.started
             .get_or_create(&XferLabel {
                 endpoint: ep,
@@ -208,7 +238,7 @@ impl Metrics {
             .inc();
     }
 
-    pub fn transfer_finished(&self, ep: Endpoint, dir: Direction, ok: bool) {
+    pub fn transfer_finished(&self, ep: EndpointLabel, dir: Direction, ok: bool) {
         let family = if ok { &self.completed } else { &self.failed };
         family
             .get_or_create(&XferLabel {
@@ -218,7 +248,7 @@ impl Metrics {
             .inc();
     }
 
-    pub fn add_bytes(&self, ep: Endpoint, dir: Direction, n: u64) {
+    pub fn add_bytes(&self, ep: EndpointLabel, dir: Direction, n: u64) {
         let family = match dir {
             Direction::Download => &self.sent,
             Direction::Upload => &self.received,
@@ -226,13 +256,13 @@ impl Metrics {
         family.get_or_create(&EpLabel { endpoint: ep }).inc_by(n);
     }
 
-    pub fn login_failed(&self, ep: Endpoint) {
+    pub fn login_failed(&self, ep: EndpointLabel) {
         self.login_failures
             .get_or_create(&EpLabel { endpoint: ep })
             .inc();
     }
 
-    pub fn logged_in(&self, ep: Endpoint, method: LoginMethod) {
+    pub fn logged_in(&self, ep: EndpointLabel, method: LoginMethod) {
         self.logins
             .get_or_create(&LoginLabel {
                 endpoint: ep,
@@ -247,6 +277,24 @@ impl Metrics {
 
     pub fn acme_failed(&self) {
         self.acme_failures.inc();
+    }
+
+    /// One finished third-party copy: `cause` is `None` when it succeeded.
+    pub fn tpc_finished(&self, mode: &'static str, cause: Option<&'static str>) {
+        let result = match cause {
+            None => "ok",
+            Some("policy") => "refused",
+            Some("cancelled") => "cancelled",
+            Some(_) => "failed",
+        };
+        self.tpc_copies
+            .get_or_create(&TpcLabel { mode, result })
+            .inc();
+        if let Some(cause) = cause {
+            self.tpc_failures
+                .get_or_create(&TpcCauseLabel { mode, cause })
+                .inc();
+        }
     }
 
     /// OpenMetrics text exposition.
@@ -266,11 +314,11 @@ mod tests {
     #[test]
     fn counters_appear_with_labels() {
         let m = Metrics::new();
-        let _open = m.session_opened(Endpoint::Ftp);
-        m.transfer_started(Endpoint::Ftp, Direction::Upload);
-        m.transfer_finished(Endpoint::Ftp, Direction::Upload, true);
-        m.add_bytes(Endpoint::Ftp, Direction::Upload, 1234);
-        m.add_bytes(Endpoint::Gridftp, Direction::Download, 7);
+        let _open = m.session_opened(EndpointLabel::Ftp);
+        m.transfer_started(EndpointLabel::Ftp, Direction::Upload);
+        m.transfer_finished(EndpointLabel::Ftp, Direction::Upload, true);
+        m.add_bytes(EndpointLabel::Ftp, Direction::Upload, 1234);
+        m.add_bytes(EndpointLabel::Gridftp, Direction::Download, 7);
         let text = m.encode();
         assert!(
             text.contains("griddock_sessions_active{endpoint=\"ftp\"} 1"),
@@ -295,7 +343,7 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_session_still_leaves_the_gauge() {
         let m = Metrics::new();
-        let open = m.session_opened(Endpoint::Gridftp);
+        let open = m.session_opened(EndpointLabel::Gridftp);
         let task = tokio::spawn(async move {
             let _open = open;
             panic!("a session bug");

@@ -35,7 +35,8 @@ fn cksm_matches_independent_implementations_and_follows_writes() {
         ("SHA512", tool_hash("sha512sum", &path)),
     ];
     for (alg, want) in &cases {
-        // Twice: computed, then from the cache.
+        // Twice: the same value (computed both times here: a file changed within the
+        // last 3 s is not cached, see src/storage/checksum.rs).
         for _ in 0..2 {
             let (code, text) = f.cmd(&format!("CKSM {alg} 0 -1 f.bin"));
             assert_eq!(
@@ -60,8 +61,8 @@ fn cksm_matches_independent_implementations_and_follows_writes() {
         (code, text.trim().to_string()),
         (213, format!("213 {}", tool_hash("md5sum", &path)))
     );
-    // Rewritten in place: same inode, same size, only the mtime (and content) changes.
-    // The cache key's mtime is all that can tell the entry is stale.
+    // Rewritten in place: same inode, same size, only the mtime, ctime (and content)
+    // change.
     let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).unwrap());
     {
         use std::io::Write;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::docker::{docker, docker_ok, image};
 use common::ftp::Ftp;
-use common::{chmod, free_port, free_range, random_file, require_tool, run, sha256};
+use common::{chmod, free_range, publish_port, random_file, require_tool, run, sha256};
 
 struct Container(String);
 
@@ -66,7 +66,7 @@ fn image_serves_as_non_root_through_nat_and_stops_cleanly() {
     let (data, state) = (volume(), volume());
     random_file(&data.path().join("f.bin"), 3_000_017, 11);
     chmod(&data.path().join("f.bin"), 0o644);
-    let (ftp, http, gridftp) = (free_port(), free_port(), free_port());
+    let (ftp, http, gridftp) = (publish_port(), publish_port(), publish_port());
     let (lo, hi) = free_range(5);
     let c = Container::run(&[
         "-v",
@@ -215,7 +215,7 @@ fn fxp_between_two_containers() {
     random_file(&da.path().join("f.bin"), 2_500_003, 5);
     chmod(&da.path().join("f.bin"), 0o644);
     let start = |ip: &str, data: &tempfile::TempDir| {
-        let (port, gport) = (free_port(), free_port());
+        let (port, gport) = (publish_port(), publish_port());
         let c = Container::run(&[
             "--network",
             &net.0,

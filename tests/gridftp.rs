@@ -347,7 +347,7 @@ fn gridftp_wire_forms_and_cached_channel() {
     }
     assert!(
         !feat.contains(" DCAU"),
-        "DCAU must not be advertised yet: {feat}"
+        "DCAU needs GSI (no gridmap_file here): {feat}"
     );
     assert_eq!(c.code("REST 0-100"), 501, "range REST needs MODE E");
     assert_eq!(c.code("MODE E"), 200);
@@ -403,11 +403,41 @@ fn gridftp_wire_forms_and_cached_channel() {
     };
     assert!(closed, "cached connection not closed after MODE S");
 
-    // The FTP endpoint stays plain FTP.
+    // The FTP endpoint stays plain FTP: one refusal for every GridFTP verb (502, before
+    // login too), 504 for a GridFTP parameter of a verb it has.
     let mut f = Ftp::connect(g.ftp);
+    assert_eq!(
+        f.code("ERET P 0 1 x"),
+        502,
+        "not offered, whatever the login"
+    );
     f.login("anonymous", "x");
-    assert_eq!(f.code("MODE E"), 504);
-    assert_eq!(f.code("ERET P 0 1 x"), 500);
+    for verb in [
+        "ERET P 0 1 x",
+        "ERET Q 0 1 x",
+        "ESTO A 0 x",
+        "SPAS",
+        "SPOR 127,0,0,1,1,1",
+        "DCAU N",
+        "SBUF 65536",
+        "ADAT AAAA",
+    ] {
+        assert_eq!(f.code(verb), 502, "{verb} on the FTP endpoint");
+    }
+    for param in [
+        "MODE E",
+        "OPTS RETR Parallelism=4,4,4;",
+        "REST 0-100",
+        "SITE CLIENTINFO appname=\"x\"",
+        "SITE RETRBUFSIZE 1048576",
+        "AUTH GSSAPI",
+    ] {
+        assert_eq!(f.code(param), 504, "{param} on the FTP endpoint");
+    }
+    let (_, help) = f.cmd("HELP");
+    assert!(!help.contains("SPAS"), "{help}");
+    let (_, help) = c.cmd("HELP");
+    assert!(help.contains(" DCAU ERET ESTO SBUF SPAS SPOR\r"), "{help}");
     let (_, feat) = f.cmd("FEAT");
     assert!(
         !feat.contains("ERET") && !feat.contains("PARALLEL"),

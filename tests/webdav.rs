@@ -1,6 +1,7 @@
 //! The davs:// (HTTPS/WebDAV) endpoint against real clients on loopback: curl (GET, HEAD,
 //! Range, conditionals, Want-Digest, PUT with Expect: 100-continue, 0-byte and chunked
-//! bodies, refusals with exact statuses, 30+ path-escape attempts), davix-ls/-get/-put,
+//! bodies, refusals with exact statuses, an early refusal that reaches a client still
+//! sending its body, 30+ path-escape attempts), davix-ls/-get/-put,
 //! gfal2 (python3-gfal2 with gfal2-plugin-http: stat, listdir, mkdir -p, checksums, copies
 //! both ways, rename, unlink, rmdir) with Basic credentials and with an X.509 proxy
 //! (tests/gsi/make-fixtures.sh), rclone (copy, check, sync of a tree), and a client that
@@ -11,6 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::grid::Gsi;
 use common::{random_file, require_tool, run, sha256, user_entry, Griddock};
 
 const PW: &str = "s3cret-pw";
@@ -49,24 +51,8 @@ fn url(g: &Griddock, path: &str) -> String {
 /// curl against the endpoint (trusting its self-signed certificate): status, headers
 /// (lower-case names), body.
 fn curl(g: &Griddock, args: &[&str]) -> (u16, String, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    let (hdr, body) = (dir.path().join("h"), dir.path().join("b"));
-    let out = Command::new("curl")
-        .args(["-sS", "--path-as-is", "--cacert"])
-        .arg(g.cert())
-        .args(["-D", hdr.to_str().unwrap(), "-o", body.to_str().unwrap()])
-        .args(["-w", "%{http_code}"])
-        .args(args)
-        .output()
-        .unwrap();
-    let code = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0);
-    let headers = std::fs::read_to_string(&hdr)
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    (code, headers, std::fs::read(&body).unwrap_or_default())
+    let cert = g.cert();
+    common::curl_https(&["--path-as-is", "--cacert", cert.to_str().unwrap()], args)
 }
 
 fn alice() -> String {
@@ -639,8 +625,8 @@ fn refusals_have_exact_statuses() {
                 "Source: https://x/y".into(),
                 f.clone(),
             ],
-            501,
-            "COPY",
+            401,
+            "anonymous COPY (a pull writes)",
         ),
         (vec!["-X".into(), "LOCK".into(), f.clone()], 405, "LOCK"),
         (
@@ -706,6 +692,30 @@ fn refusals_have_exact_statuses() {
 
 /// `..`, encodings, backslashes, absolute URLs, MOVE destinations and symlinks that lead
 /// out of the root: each gets its exact status, nothing outside is read or touched.
+/// An upload refused before its body is read (no `Expect: 100-continue`, as curl sends
+/// it below 1 MiB and many clients always): the client, still sending, gets the status
+/// rather than a connection reset (the server half-closes and drains, RFC 9112 §9.6).
+#[test]
+fn an_early_refusal_reaches_a_client_still_sending() {
+    if !require_tool("curl") {
+        return;
+    }
+    let g = start("");
+    let big = g.dir.path().join("big");
+    random_file(&big, 24 << 20, 5);
+    let bob = format!("bob:{PW}");
+    let read_only = ["-u", bob.as_str()];
+    for round in 0..6 {
+        for (who, want) in [(&read_only[..], 403), (&[][..], 401)] {
+            let target = url(&g, &format!("/r{round}"));
+            let put = ["-H", "Expect:", "-T", big.to_str().unwrap(), &target];
+            let (code, _, _) = curl(&g, &[who, &put[..]].concat());
+            assert_eq!(code, want, "round {round}, {who:?}");
+        }
+    }
+    assert_no_internal_files(&g);
+}
+
 #[test]
 fn path_escapes_are_refused() {
     if !require_tool("curl") {
@@ -986,7 +996,7 @@ step("adler32", lambda: ctx.checksum(base + "/a/b/c/f.bin", "ADLER32") == "%08x"
 step("md5", lambda: ctx.checksum(base + "/a/b/c/f.bin", "MD5") == hashlib.md5(data).hexdigest())
 step("download", lambda: ctx.filecopy(p, base + "/a/b/c/f.bin", "file://" + local + "/down.bin"))
 step("same", lambda: open(local + "/down.bin", "rb").read() == data)
-# davs → davs on one server: COPY is answered 501, so gfal2 falls back to streaming.
+# davs → davs on one server: a COPY within the endpoint, done on the file system.
 step("copy-dav-dav", lambda: ctx.filecopy(p, base + "/a/b/c/f.bin", base + "/a/b/copy.bin"))
 step("copy-adler32", lambda: ctx.checksum(base + "/a/b/copy.bin", "ADLER32") == "%08x" % zlib.adler32(data))
 step("copy-unlink", lambda: ctx.unlink(base + "/a/b/copy.bin"))
@@ -1061,74 +1071,29 @@ fn gfal2_with_basic_credentials() {
     assert!(ok, "{out}");
     check_gfal2_steps(&out, 777_777);
     // gfal2 asked for macaroons (Debian's RETRIEVE_BEARER_TOKEN=true) with the Basic
-    // credential and got them; its davs→davs copy tried COPY first (501) and then streamed.
+    // credential and got them; its davs→davs copy was one COPY, done within the endpoint.
     let log = g.log();
     assert!(
         log.contains("method=POST") && log.contains("macaroon issued"),
         "{log}"
     );
-    assert!(log.contains("status=501"), "{log}");
-    assert!(log.contains("method=COPY"), "{log}");
+    assert!(
+        log.contains("method=COPY") && log.contains("status=202"),
+        "{log}"
+    );
+    let copied = g.xferlog();
+    assert!(
+        copied
+            .iter()
+            .any(|l| l.contains("verb=\"COPY\"") && l.contains("result=\"ok\"")),
+        "{copied:?}"
+    );
     // The gfal-* scripts (anonymous read).
     std::fs::create_dir_all(g.data().join("a/b/listed")).unwrap();
     let (ok, out) = run(Command::new("gfal-ls")
         .env("GFAL_PYTHONBIN", "/usr/bin/python3")
         .args(["-D", "HTTP PLUGIN:INSECURE=true", &format!("{base}/a/b/")]));
     assert!(ok && out.contains("listed"), "{out}");
-}
-
-struct Gsi {
-    dir: tempfile::TempDir,
-}
-
-impl Gsi {
-    fn make() -> Option<Gsi> {
-        for tool in ["openssl", "grid-proxy-init"] {
-            if !require_tool(tool) {
-                return None;
-            }
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gsi/make-fixtures.sh");
-        let (ok, out) = run(Command::new("bash").arg(script).arg(dir.path()));
-        assert!(ok, "fixtures: {out}");
-        Some(Gsi { dir })
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn griddock(&self) -> Griddock {
-        Griddock::start(&format!(
-            "[tls]\nsource = \"files\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
-             [auth]\nanonymous = \"off\"\ngridmap_file = \"{}\"\nx509_cert_dir = \"{}\"\n",
-            self.path("host/hostcert.pem").display(),
-            self.path("host/hostkey.pem").display(),
-            self.path("grid-mapfile").display(),
-            self.path("certificates").display(),
-        ))
-    }
-
-    /// curl presenting proxy `name` (its file holds the proxy, its key and the EEC).
-    fn curl(&self, name: &str, args: &[&str]) -> (u16, String) {
-        let proxy = self.path(&format!("proxies/{name}"));
-        let out = Command::new("curl")
-            .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--capath"])
-            .arg(self.path("certificates"))
-            .arg("--cert")
-            .arg(&proxy)
-            .arg("--key")
-            .arg(&proxy)
-            .args(args)
-            .output()
-            .unwrap();
-        let code = String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .unwrap_or(0);
-        (code, String::from_utf8_lossy(&out.stderr).into_owned())
-    }
 }
 
 #[test]
@@ -1525,171 +1490,6 @@ fn a_changed_password_stops_working_despite_the_credential_cache() {
         curl(&g, &["-u", &alice(), &f]).0,
         401,
         "the old password still works"
-    );
-}
-
-/// XRootD 5.5.3 (Debian) with its HTTP and HTTP-TPC plugins, run as the `xrootd` user
-/// with the GSI fixtures' host certificate (the same test CA as griddock's).
-struct Xrootd {
-    child: std::process::Child,
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    https: u16,
-}
-
-impl Xrootd {
-    fn start(fx: &Gsi) -> Xrootd {
-        let dir = tempfile::tempdir().unwrap();
-        common::chmod(dir.path(), 0o755);
-        let x = dir.path().join("x");
-        for d in ["data", "adm", "run", "pki"] {
-            std::fs::create_dir_all(x.join(d)).unwrap();
-        }
-        for f in ["hostcert.pem", "hostkey.pem"] {
-            std::fs::copy(fx.path(&format!("host/{f}")), x.join("pki").join(f)).unwrap();
-        }
-        let (ok, out) = run(Command::new("cp")
-            .arg("-r")
-            .arg(fx.path("certificates"))
-            .arg(x.join("pki/ca")));
-        assert!(ok, "{out}");
-        let (port, https) = (common::free_port(), common::free_port());
-        let cfg = format!(
-            "xrd.port {port}\nxrd.allow host localhost\nall.export /\noss.localroot {x}/data\n\
-             all.adminpath {x}/adm\nall.pidpath {x}/run\nxrd.protocol XrdHttp:{https} libXrdHttp.so\n\
-             http.cert {x}/pki/hostcert.pem\nhttp.key {x}/pki/hostkey.pem\nhttp.cadir {x}/pki/ca\n\
-             http.exthandler xrdtpc libXrdHttpTPC.so\nxrootd.chksum adler32\n",
-            x = x.display()
-        );
-        std::fs::write(x.join("xrd.cfg"), cfg).unwrap();
-        let (ok, out) = run(Command::new("chown").args(["-R", "xrootd:xrootd"]).arg(&x));
-        assert!(ok, "{out}");
-        let child = Command::new("setpriv")
-            .args([
-                "--reuid=xrootd",
-                "--regid=xrootd",
-                "--init-groups",
-                "xrootd",
-                "-c",
-            ])
-            .arg(x.join("xrd.cfg"))
-            .arg("-l")
-            .arg(x.join("xrootd.log"))
-            .args(["-n", "gdtest"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-        while std::net::TcpStream::connect(("127.0.0.1", https)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "xrootd did not start");
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        Xrootd {
-            child,
-            root: x.join("data"),
-            _dir: dir,
-            https,
-        }
-    }
-}
-
-impl Drop for Xrootd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn xrootd_ok() -> bool {
-    if !require_tool("xrootd") || !require_tool("setpriv") {
-        return false;
-    }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-    let plugin = Path::new("/usr/lib/x86_64-linux-gnu/libXrdHttpTPC-5.so").exists();
-    if !(root && plugin) {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "xrootd needs root and xrootd-server-plugins (CI=true)"
-        );
-        eprintln!("SKIP: xrootd needs root and xrootd-server-plugins");
-    }
-    root && plugin
-}
-
-/// XRootD as the active party of an HTTP third-party copy, griddock passive: XRootD GETs
-/// from griddock (pull) and PUTs to it with Expect: 100-continue (push), with the Basic
-/// credential forwarded through `TransferHeaderAuthorization`.
-#[test]
-fn xrootd_pulls_from_and_pushes_to_griddock() {
-    if !xrootd_ok() {
-        return;
-    }
-    let Some(fx) = Gsi::make() else {
-        return;
-    };
-    let mut users = user_entry("alice", PW, "read-write");
-    users.push('\n');
-    let mut g = Griddock::prepare();
-    let users_path = g.dir.path().join("users.toml");
-    std::fs::write(&users_path, users).unwrap();
-    g.launch(
-        &format!(
-            "[tls]\nsource = \"files\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
-             [auth]\nusers_file = \"{}\"\n",
-            fx.path("host/hostcert.pem").display(),
-            fx.path("host/hostkey.pem").display(),
-            users_path.display()
-        ),
-        &[],
-    );
-    let x = Xrootd::start(&fx);
-    random_file(&g.data().join("src.bin"), 20 << 20, 11);
-    let auth = format!("TransferHeaderAuthorization: Basic {}", basic_b64());
-    let copy = |headers: &[String], target: &str| {
-        let mut cmd = Command::new("curl");
-        cmd.args(["-sS", "-X", "COPY", "--capath"])
-            .arg(fx.path("certificates"));
-        for h in headers {
-            cmd.args(["-H", h]);
-        }
-        run(cmd.arg(format!("https://localhost:{}{target}", x.https)))
-    };
-    let gd = |p: &str| format!("https://localhost:{}{p}", g.webdav.port());
-    // Pull: XRootD GETs /src.bin from griddock.
-    let (ok, out) = copy(
-        &[format!("Source: {}", gd("/src.bin")), auth.clone()],
-        "/pulled.bin",
-    );
-    assert!(ok && out.trim_end().ends_with("success: Created"), "{out}");
-    assert_eq!(
-        sha256(&x.root.join("pulled.bin")),
-        sha256(&g.data().join("src.bin"))
-    );
-    // Push: XRootD PUTs its file to griddock.
-    let (ok, out) = copy(
-        &[format!("Destination: {}", gd("/pushed.bin")), auth.clone()],
-        "/pulled.bin",
-    );
-    assert!(ok && out.trim_end().ends_with("success: Created"), "{out}");
-    assert_eq!(
-        sha256(&g.data().join("pushed.bin")),
-        sha256(&g.data().join("src.bin"))
-    );
-    // Without the credential griddock refuses the push, and XRootD reports it.
-    let (_, out) = copy(
-        &[format!("Destination: {}", gd("/refused.bin"))],
-        "/pulled.bin",
-    );
-    assert!(out.contains("failure") && out.contains("401"), "{out}");
-    assert!(!g.data().join("refused.bin").exists());
-    let log = g.xferlog().join("\n");
-    assert!(
-        log.contains("verb=\"GET\" path=/src.bin") && log.contains("verb=\"PUT\" path=/pushed.bin"),
-        "{log}"
     );
 }
 

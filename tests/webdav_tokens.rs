@@ -44,24 +44,8 @@ fn url(g: &Griddock, path: &str) -> String {
 
 /// curl against the endpoint: status, headers (lower-case), body.
 fn curl(g: &Griddock, args: &[&str]) -> (u16, String, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    let (hdr, body) = (dir.path().join("h"), dir.path().join("b"));
-    let out = Command::new("curl")
-        .args(["-sS", "--path-as-is", "--cacert"])
-        .arg(g.cert())
-        .args(["-D", hdr.to_str().unwrap(), "-o", body.to_str().unwrap()])
-        .args(["-w", "%{http_code}"])
-        .args(args)
-        .output()
-        .unwrap();
-    let code = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0);
-    let headers = std::fs::read_to_string(&hdr)
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    (code, headers, std::fs::read(&body).unwrap_or_default())
+    let cert = g.cert();
+    common::curl_https(&["--path-as-is", "--cacert", cert.to_str().unwrap()], args)
 }
 
 fn bearer(token: &str) -> String {

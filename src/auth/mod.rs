@@ -21,7 +21,7 @@ use argon2::Argon2;
 
 use crate::config::{AnonymousMode, AuthConfig};
 pub use bearer::{BearerAuthority, BearerError, BearerGrant, BearerSetupError};
-pub use reload::{is_read_only_access, UsersWatcher};
+pub use reload::UsersWatcher;
 pub use rights::{Activity, Grant, Right};
 pub use users::UsersDb;
 

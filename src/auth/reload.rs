@@ -1,4 +1,4 @@
-//! Hot reload of the users file: notify watches the file's directory (editors and
+//! Hot reload of the users file: `crate::watch` watches the file's directory (editors and
 //! Kubernetes replace files by rename, which a watch on the file itself would lose), and
 //! the file is reloaded — and logged — once per real change of the file itself.
 //!
@@ -12,31 +12,29 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use notify::event::{AccessKind, AccessMode};
-use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use sha2::{Digest, Sha256};
 use tracing::{debug, info, warn};
 
 use super::{AuthError, UsersDb};
+use crate::watch::{parent_dir, Pending, Spec, Watch, WatchError};
 
 /// Quiet time after an event before the file is examined (a burst is one change).
 const SETTLE: Duration = Duration::from_millis(200);
 
 /// Keeps the users-file watcher alive; dropping it stops reloading.
 pub struct UsersWatcher {
-    _watcher: Option<RecommendedWatcher>,
+    _watch: Option<Watch>,
     reloads: Arc<AtomicU64>,
 }
 
 impl UsersWatcher {
     pub fn none() -> Self {
         UsersWatcher {
-            _watcher: None,
+            _watch: None,
             reloads: Arc::default(),
         }
     }
@@ -132,61 +130,34 @@ impl Seen {
     }
 }
 
-/// An event that cannot have changed a file: an open, a read, a close after reading
-/// (inotify reports all of them, our own reads included). A close after writing counts.
-pub fn is_read_only_access(kind: &EventKind) -> bool {
-    match kind {
-        EventKind::Access(AccessKind::Close(AccessMode::Write)) => false,
-        EventKind::Access(_) => true,
-        _ => false,
-    }
-}
-
 fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
 pub fn watch(path: PathBuf, users: Arc<ArcSwap<UsersDb>>) -> Result<UsersWatcher, AuthError> {
-    let werr = |e: String| AuthError::UsersFile {
+    let werr = |e: WatchError| AuthError::UsersFile {
         path: path.display().to_string(),
-        reason: e,
+        reason: e.to_string(),
     };
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-        // Opens and reads (our own included) change nothing.
-        if ev.is_ok_and(|ev| !is_read_only_access(&ev.kind)) {
-            let _ = tx.send(());
-        }
-    })
-    .map_err(|e| werr(e.to_string()))?;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
-    watcher
-        .watch(&dir, RecursiveMode::NonRecursive)
-        .map_err(|e| werr(e.to_string()))?;
+    let spec = Spec {
+        name: "users-reload",
+        dirs: vec![parent_dir(&path)],
+        settle: SETTLE,
+        poll: None,
+    };
+    let pending = Pending::start(spec, || {}).map_err(werr)?;
     let reloads = Arc::new(AtomicU64::new(0));
-    let seen = Seen::now(path.clone());
+    let mut seen = Seen::now(path.clone());
     let counter = Arc::clone(&reloads);
-    std::thread::Builder::new()
-        .name("users-reload".into())
-        .spawn(move || reload_loop(seen, &users, &rx, &counter))
-        .map_err(|e| werr(e.to_string()))?;
+    let watch = pending
+        .run(move |_| {
+            if let Some(db) = seen.changed(&counter) {
+                users.store(Arc::new(db));
+            }
+        })
+        .map_err(werr)?;
     Ok(UsersWatcher {
-        _watcher: Some(watcher),
+        _watch: Some(watch),
         reloads,
     })
-}
-
-/// Runs until the watcher (and with it the sender) is dropped.
-fn reload_loop(mut seen: Seen, users: &ArcSwap<UsersDb>, rx: &Receiver<()>, reloads: &AtomicU64) {
-    while rx.recv().is_ok() {
-        std::thread::sleep(SETTLE);
-        while rx.try_recv().is_ok() {}
-        if let Some(db) = seen.changed(reloads) {
-            users.store(Arc::new(db));
-        }
-    }
 }

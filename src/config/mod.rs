@@ -13,7 +13,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 pub use types::{
-    AcmeChallenge, AnonymousMode, FtpTlsMode, FxpMode, LogFormat, PortRange, TlsSource,
+    AcmeChallenge, AnonymousMode, FtpTlsMode, FxpMode, LogFormat, PortRange, TlsSource, TpcMode,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,10 +83,9 @@ pub struct GridftpConfig {
     /// markers (GFD.20); gfal2 cancels copies that report no progress for minutes.
     #[serde(with = "humantime_serde")]
     pub marker_interval: Duration,
-    /// Advertise DCAU (GSI data-channel authentication, PROT C/P) in FEAT. Off by default:
-    /// Globus clients connecting to griddock send the certificate CN as TLS SNI, which
-    /// rustls 0.23 refuses, so only griddock-to-griddock and griddock-connects-out data
-    /// channels can be secured today.
+    /// Advertise DCAU (GSI data-channel authentication, PROT C/P) in FEAT and default to
+    /// `DCAU A` after a GSI login, as globus-gridftp-server does (on by default). Off, Globus
+    /// clients use no data-channel security unless they ask for it.
     pub advertise_dcau: bool,
     /// Largest file a MODE E upload may write, in bytes: blocks ending beyond it are
     /// refused (552). Default: the size of the file system the upload goes to.
@@ -184,6 +183,76 @@ pub struct AcmeConfig {
 pub struct WebdavConfig {
     pub enabled: bool,
     pub listen: std::net::SocketAddr,
+    /// HTTP third-party copy (`COPY` with `Source:` or `Destination:`): which remote
+    /// addresses griddock may connect to. `public`: any globally routable address;
+    /// `allow-list`: only `tpc_allow`; `off`: COPY is refused.
+    pub tpc: TpcMode,
+    /// Networks a COPY may always reach (checked after name resolution), also under
+    /// `public`: the way to let a copy reach a private or loopback peer.
+    pub tpc_allow: Vec<ipnet::IpNet>,
+    /// Extra CA certificates (PEM) trusted for the remote side of a COPY, beside the
+    /// system roots and the IGTF directory `auth.x509_cert_dir`.
+    pub tpc_ca_file: Option<PathBuf>,
+    /// Most parallel `Range` GETs one pull runs (`X-Number-Of-Streams` is capped here).
+    pub tpc_max_streams: usize,
+    /// Most data connections all third-party copies hold at once (each buffers up to
+    /// 1 MiB); copies beyond wait, sending markers.
+    pub tpc_max_connections: usize,
+    /// Period of the performance markers in a COPY's response body.
+    #[serde(with = "humantime_serde")]
+    pub marker_interval: Duration,
+    /// `[webdav.browser]`: the web page for browsers on this endpoint.
+    pub browser: BrowserConfig,
+}
+
+/// `[webdav.browser]`: the page a browser gets at `https://host/` (browse, upload,
+/// download; docs/decisions/0004-browser-page.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrowserConfig {
+    pub enabled: bool,
+    /// How long a login lasts (the session cookie's `Max-Age`; no sliding renewal).
+    #[serde(with = "humantime_serde")]
+    pub session_lifetime: Duration,
+    /// Upload objects one session may hold open at once.
+    pub max_uploads_per_session: usize,
+    /// Bytes per chunk the page sends (one request each); also the most one chunk may be.
+    pub chunk_size: u64,
+}
+
+impl BrowserConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.session_lifetime.is_zero() {
+            return Err(ConfigError::at(
+                "webdav.browser.session_lifetime",
+                "must be longer than zero",
+            ));
+        }
+        if self.max_uploads_per_session == 0 {
+            return Err(ConfigError::at(
+                "webdav.browser.max_uploads_per_session",
+                "must be at least 1",
+            ));
+        }
+        if !(64 << 10..=256 << 20).contains(&self.chunk_size) {
+            return Err(ConfigError::at(
+                "webdav.browser.chunk_size",
+                "must be between 64 KiB and 256 MiB",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for BrowserConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            session_lifetime: Duration::from_secs(8 * 3600),
+            max_uploads_per_session: 16,
+            chunk_size: 16 << 20,
+        }
+    }
 }
 
 /// `[https]`: retired. The HTTPS listener became the WebDAV endpoint; for one release
@@ -274,7 +343,7 @@ impl Default for GridftpConfig {
             },
             banner: "griddock GridFTP server ready.".into(),
             marker_interval: Duration::from_secs(5),
-            advertise_dcau: false,
+            advertise_dcau: true,
             max_file_size: None,
         }
     }
@@ -335,6 +404,13 @@ impl Default for WebdavConfig {
         Self {
             enabled: true,
             listen: ([0, 0, 0, 0], 8443).into(),
+            tpc: TpcMode::Public,
+            tpc_allow: Vec::new(),
+            tpc_ca_file: None,
+            tpc_max_streams: 16,
+            tpc_max_connections: 256,
+            marker_interval: Duration::from_secs(5),
+            browser: BrowserConfig::default(),
         }
     }
 }
@@ -484,6 +560,18 @@ impl Config {
                 ));
             }
         }
+        if self.webdav.tpc_max_streams == 0 || self.webdav.tpc_max_streams > 64 {
+            return Err(ConfigError::at("webdav.tpc_max_streams", "1 to 64"));
+        }
+        if self.webdav.tpc_max_connections == 0 {
+            return Err(ConfigError::at("webdav.tpc_max_connections", "at least 1"));
+        }
+        if self.webdav.marker_interval.is_zero() {
+            return Err(ConfigError::at(
+                "webdav.marker_interval",
+                "must be positive",
+            ));
+        }
         if self.wants_tls_alpn() && !self.webdav.enabled {
             return Err(ConfigError::at(
                 "webdav.enabled",
@@ -524,6 +612,7 @@ impl Config {
             ));
         }
         self.validate_token_issuers()?;
+        self.webdav.browser.validate()?;
         if self.auth.macaroon_max_validity.is_zero() {
             return Err(ConfigError::at(
                 "auth.macaroon_max_validity",

@@ -55,6 +55,18 @@ pub enum FxpMode {
     Any,
 }
 
+/// `webdav.tpc`: the HTTP third-party-copy policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TpcMode {
+    /// COPY with a remote is refused (403).
+    Off,
+    /// Only addresses in `webdav.tpc_allow`.
+    AllowList,
+    /// Globally routable addresses, plus `webdav.tpc_allow`.
+    Public,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AnonymousMode {

@@ -25,7 +25,7 @@ use super::error::DavError;
 use crate::auth::rights::{join, normalise_grant_path, Activity, Grant};
 use crate::auth::{AuthError, Authenticator, BearerAuthority, BearerError, Principal};
 use crate::gsi::{ChainError, Gsi, Identity};
-use crate::metrics::{Endpoint, LoginMethod};
+use crate::metrics::{EndpointLabel, LoginMethod};
 use crate::storage::{DataRoot, VPath};
 
 /// An authenticated (or anonymous) request's identity, root and rights.
@@ -155,7 +155,7 @@ impl Authn {
                         .map_err(|e| DavError::Internal(e.to_string()))??
                 };
                 self.metrics
-                    .logged_in(Endpoint::Webdav, LoginMethod::Bearer);
+                    .logged_in(EndpointLabel::Webdav, LoginMethod::Bearer);
                 Ok(Access {
                     user: grant.identity.clone(),
                     dn: None,
@@ -168,7 +168,7 @@ impl Authn {
             }
             Err(e) => {
                 warn!(error = %e, "webdav: bearer credential refused");
-                self.metrics.login_failed(Endpoint::Webdav);
+                self.metrics.login_failed(EndpointLabel::Webdav);
                 Err(match e {
                     BearerError::Unavailable(_) => DavError::TokenCheckUnavailable,
                     // Forbidden is never returned by authorise_bearer; any other is 401.
@@ -197,7 +197,7 @@ impl Authn {
                     self.verified.put(user, pass, p.clone(), stamp);
                 }
                 self.metrics
-                    .logged_in(Endpoint::Webdav, LoginMethod::Password);
+                    .logged_in(EndpointLabel::Webdav, LoginMethod::Password);
                 let method = if p.anonymous {
                     LoginMethod::Anonymous
                 } else {
@@ -207,7 +207,7 @@ impl Authn {
             }
             Err(e) => {
                 warn!(user, error = %e, "webdav: Basic authentication failed");
-                self.metrics.login_failed(Endpoint::Webdav);
+                self.metrics.login_failed(EndpointLabel::Webdav);
                 // SECURITY: slow down password guessing, the same delay for every cause.
                 tokio::time::sleep(self.failed_login_delay).await;
                 Err(DavError::Unauthenticated(match e {
@@ -224,20 +224,10 @@ impl Authn {
                 "X.509 authentication is not configured",
             ));
         };
-        let table = gsi.gridmap.table();
-        let Some(account) = table.accounts(&identity.dn).first().cloned() else {
+        let Some(p) = gsi.principal(identity, None, &self.users).await else {
             warn!(dn = %identity.dn, "webdav: no grid-mapfile mapping");
-            self.metrics.login_failed(Endpoint::Webdav);
+            self.metrics.login_failed(EndpointLabel::Webdav);
             return Err(DavError::Forbidden("no grid-mapfile mapping for this DN"));
-        };
-        let (root, can_write) = self.users.account(&account);
-        // SECURITY: a limited proxy reads but does not write unless the site allows it.
-        let can_write = can_write && (!identity.limited || gsi.limited_proxy_write);
-        let p = Principal {
-            name: account,
-            root,
-            can_write,
-            anonymous: false,
         };
         self.account(p, Some(identity.dn.clone()), LoginMethod::X509)
             .await
@@ -256,7 +246,7 @@ impl Authn {
 
     /// The account's confined root (created if missing, as for FTP logins), and its grant:
     /// everything (or, read-only, stat/read/list) on the root's server path.
-    async fn account(
+    pub(super) async fn account(
         &self,
         p: Principal,
         dn: Option<String>,

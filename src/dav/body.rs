@@ -33,10 +33,11 @@ pub fn empty() -> Body {
         .boxed()
 }
 
-/// A body fed by a channel; `len` is the exact length announced in Content-Length.
+/// A body fed by a channel; `len` is the exact length announced in Content-Length
+/// (`None`: unknown, sent chunked).
 struct ChannelBody {
     rx: mpsc::Receiver<std::io::Result<Bytes>>,
-    len: u64,
+    len: Option<u64>,
 }
 
 impl hyper::body::Body for ChannelBody {
@@ -53,7 +54,8 @@ impl hyper::body::Body for ChannelBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.len)
+        self.len
+            .map_or_else(SizeHint::default, SizeHint::with_exact)
     }
 }
 
@@ -82,7 +84,14 @@ pub fn stream_file(
         let outcome = produce(Arc::new(file), offset, len, stall, tx).await;
         done(outcome);
     });
-    ChannelBody { rx, len }.boxed()
+    ChannelBody { rx, len: Some(len) }.boxed()
+}
+
+/// A body of unknown length (sent chunked) fed through the returned sender, which
+/// holds up to `queue` pieces; a send fails once the client is gone.
+pub fn channel(queue: usize) -> (mpsc::Sender<std::io::Result<Bytes>>, Body) {
+    let (tx, rx) = mpsc::channel(queue);
+    (tx, ChannelBody { rx, len: None }.boxed())
 }
 
 async fn produce(

@@ -10,7 +10,7 @@ use hyper::{Request, Response, StatusCode};
 
 use super::body::{empty, Body};
 use super::error::DavError;
-use super::service::Ctx;
+use super::request::Ctx;
 use super::{blocking, href};
 use crate::auth::rights::Activity;
 use crate::storage::{DataRoot, StorageError, VPath};
@@ -22,7 +22,7 @@ fn status(code: StatusCode) -> Response<Body> {
 }
 
 pub async fn mkcol(ctx: &Ctx<'_>, req: &Request<Incoming>) -> Result<Response<Body>, DavError> {
-    if super::service::announces_body(req) {
+    if super::request::announces_body(req) {
         return Err(DavError::UnsupportedMediaType("MKCOL with a body"));
     }
     ctx.access.require(Activity::MakeDir, &ctx.path)?;

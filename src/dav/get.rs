@@ -17,10 +17,10 @@ use hyper::{HeaderMap, Request, Response, StatusCode};
 use super::body::{empty, stream_file, Body, Sent};
 use super::digest;
 use super::error::DavError;
-use super::service::Ctx;
+use super::request::Ctx;
 use super::{blocking, Transfer};
 use crate::auth::rights::Activity;
-use crate::metrics::{Direction, Endpoint};
+use crate::metrics::{Direction, EndpointLabel};
 use crate::storage::checksum::Algorithm;
 
 /// A satisfiable single range: first and last byte, inclusive.
@@ -163,7 +163,7 @@ pub async fn handle(
     } else {
         let t = transfer(ctx);
         let metrics = std::sync::Arc::clone(&ctx.dav.metrics);
-        metrics.transfer_started(Endpoint::Webdav, Direction::Download);
+        metrics.transfer_started(EndpointLabel::Webdav, Direction::Download);
         let stall = ctx.dav.data_timeout;
         Response::new(stream_file(file, first, len, stall, move |sent| {
             finish(t, sent, &metrics)
@@ -196,6 +196,8 @@ fn transfer(ctx: &Ctx<'_>) -> Transfer {
         started: Instant::now(),
         result: "ok",
         direction: Direction::Download,
+        remote: None,
+        streams: 1,
     }
 }
 

@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use super::body::{full, Body};
 use super::error::DavError;
-use super::service::Ctx;
+use super::request::Ctx;
 use crate::auth::macaroon::request::{self, MacaroonRequest};
 use crate::auth::macaroon::MacaroonError;
 

@@ -10,7 +10,7 @@ use hyper::{Request, Response, StatusCode};
 
 use super::body::{full, Body};
 use super::error::DavError;
-use super::service::Ctx;
+use super::request::Ctx;
 use super::xml::{self, Resource};
 use super::{blocking, href};
 use crate::auth::rights::Activity;

@@ -5,33 +5,28 @@
 //! new resource and 204 for a replaced one, 409 without a parent collection (RFC 4918
 //! §9.7.1) and 507 when the disk or quota is full (RFC 4918 §11.5).
 
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_RANGE};
 use hyper::{Request, Response, StatusCode};
 
 use super::body::{empty, Body};
 use super::error::DavError;
-use super::service::Ctx;
+use super::request::Ctx;
+use super::sink::{self, SinkError};
 use super::{blocking, Transfer};
 use crate::auth::rights::Activity;
-use crate::metrics::{Direction, Endpoint};
+use crate::metrics::{Direction, EndpointLabel};
 use crate::storage::{FileKind, StorageError, UploadMode};
-
-/// Bytes gathered before one positional write (and the most a PUT buffers).
-const WRITE_CHUNK: usize = 1 << 20;
 
 /// An upload that is discarded unless committed — also when the request future is
 /// dropped because the client went away (WebDAV has no restarts to keep a part file for).
-struct Pending(Option<crate::storage::Upload>);
+pub(super) struct Pending(pub(super) Option<crate::storage::Upload>);
 
 impl Pending {
-    fn commit(mut self) -> Result<(), DavError> {
+    pub(super) fn commit(mut self) -> Result<(), DavError> {
         match self.0.take() {
             Some(u) => Ok(u.commit()?),
             None => Err(DavError::Internal("upload already finished".into())),
@@ -58,20 +53,7 @@ pub async fn handle(ctx: &Ctx<'_>, req: Request<Incoming>) -> Result<Response<Bo
         ));
     }
     let announced = content_length(&req)?;
-    // SECURITY: a caller with no write right here learns nothing (not even whether the
-    // file exists) before the refusal.
-    if ctx.access.require(Activity::Create, &ctx.path).is_err() {
-        ctx.access.require(Activity::Overwrite, &ctx.path)?;
-    }
-    let exists = target_exists(ctx).await?;
-    // SECURITY: replacing a file needs the overwrite right (storage.modify, a DELETE
-    // macaroon); create alone only makes new files.
-    let act = if exists {
-        Activity::Overwrite
-    } else {
-        Activity::Create
-    };
-    ctx.access.require(act, &ctx.path)?;
+    let exists = authorize_write(ctx).await?;
     let (root, p) = (ctx.access.root.clone(), ctx.path.clone());
     let upload = blocking(move || {
         root.begin_upload(&p, UploadMode::Replace)
@@ -86,9 +68,11 @@ pub async fn handle(ctx: &Ctx<'_>, req: Request<Incoming>) -> Result<Response<Bo
     );
     let upload = Pending(Some(upload));
     let metrics = &ctx.dav.metrics;
-    metrics.transfer_started(Endpoint::Webdav, Direction::Upload);
+    metrics.transfer_started(EndpointLabel::Webdav, Direction::Upload);
     let started = Instant::now();
-    let received = receive(req.into_body(), file, ctx.dav.data_timeout).await;
+    let received = sink::receive(req.into_body(), file, 0, ctx.dav.data_timeout, None, None)
+        .await
+        .map_err(|(n, e)| (n, sink_error(e)));
     let outcome = match (received, announced) {
         (Ok(n), Some(want)) if n != want => Err((
             n,
@@ -115,6 +99,8 @@ pub async fn handle(ctx: &Ctx<'_>, req: Request<Incoming>) -> Result<Response<Bo
         started,
         result,
         direction: Direction::Upload,
+        remote: None,
+        streams: 1,
     }
     .record(metrics);
     outcome.map_err(|(_, e)| e)?;
@@ -139,6 +125,26 @@ fn content_length(req: &Request<Incoming>) -> Result<Option<u64>, DavError> {
         .transpose()
 }
 
+/// Checks the caller may write the request path: create for a new file, overwrite
+/// for an existing one. Returns whether the file exists.
+pub(super) async fn authorize_write(ctx: &Ctx<'_>) -> Result<bool, DavError> {
+    // SECURITY: a caller with no write right here learns nothing (not even whether the
+    // file exists) before the refusal.
+    if ctx.access.require(Activity::Create, &ctx.path).is_err() {
+        ctx.access.require(Activity::Overwrite, &ctx.path)?;
+    }
+    let exists = target_exists(ctx).await?;
+    // SECURITY: replacing a file needs the overwrite right (storage.modify, a DELETE
+    // macaroon); create alone only makes new files.
+    let act = if exists {
+        Activity::Overwrite
+    } else {
+        Activity::Create
+    };
+    ctx.access.require(act, &ctx.path)?;
+    Ok(exists)
+}
+
 /// Whether a file is already there (a collection there is refused: 405).
 async fn target_exists(ctx: &Ctx<'_>) -> Result<bool, DavError> {
     let (root, p) = (ctx.access.root.clone(), ctx.path.clone());
@@ -152,61 +158,16 @@ async fn target_exists(ctx: &Ctx<'_>) -> Result<bool, DavError> {
 }
 
 /// A missing parent (or a parent that is a file) is a 409 for a new resource.
-fn parent_missing(e: StorageError) -> DavError {
+pub(super) fn parent_missing(e: StorageError) -> DavError {
     match e {
         StorageError::NotFound | StorageError::NotADirectory => DavError::ParentMissing,
         other => DavError::Storage(other),
     }
 }
 
-/// Copies the body into `file` from offset 0; returns the byte count. A broken body
-/// (client gone, short Content-Length body, bad chunking) is an error.
-async fn receive(
-    mut body: Incoming,
-    file: Arc<std::fs::File>,
-    stall: std::time::Duration,
-) -> Result<u64, (u64, DavError)> {
-    let mut buf = BytesMut::with_capacity(WRITE_CHUNK);
-    let mut written = 0u64;
-    loop {
-        // SECURITY: a client that stops sending mid-body does not hold the upload (and
-        // its disk space) forever.
-        let next = tokio::time::timeout(stall, body.frame()).await;
-        let got = written + buf.len() as u64;
-        let frame = match next {
-            Err(_) => {
-                return Err((
-                    got,
-                    DavError::Body("no data within the data timeout".into()),
-                ))
-            }
-            Ok(None) => break,
-            Ok(Some(Ok(f))) => f,
-            Ok(Some(Err(e))) => return Err((got, DavError::Body(e.to_string()))),
-        };
-        let Ok(data) = frame.into_data() else {
-            continue; // trailers
-        };
-        buf.extend_from_slice(&data);
-        if buf.len() >= WRITE_CHUNK {
-            let chunk = std::mem::replace(&mut buf, BytesMut::with_capacity(WRITE_CHUNK));
-            written = write_at(&file, chunk.freeze(), written).await?;
-        }
+pub(super) fn sink_error(e: SinkError) -> DavError {
+    match e {
+        SinkError::Storage(s) => DavError::Storage(s),
+        other => DavError::Body(other.to_string()),
     }
-    if !buf.is_empty() {
-        written = write_at(&file, buf.freeze(), written).await?;
-    }
-    Ok(written)
-}
-
-async fn write_at(file: &Arc<std::fs::File>, data: Bytes, at: u64) -> Result<u64, (u64, DavError)> {
-    let f = Arc::clone(file);
-    let n = data.len() as u64;
-    blocking(move || {
-        f.write_all_at(&data, at)
-            .map_err(|e| DavError::Storage(StorageError::from(e)))
-    })
-    .await
-    .map(|()| at + n)
-    .map_err(|e| (at, e))
 }

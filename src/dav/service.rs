@@ -5,6 +5,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,32 +20,17 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use super::auth::Access;
 use super::body::Body;
 use super::error::{close_after, DavError};
-use super::{fsops, get, href, macaroon, options, propfind, put, Dav};
-use crate::gsi::{ChainError, Identity};
-use crate::metrics::Endpoint;
-use crate::storage::VPath;
+use super::linger::Linger;
+use super::request::{announces_body, Conn, Ctx};
+use super::{fsops, get, href, macaroon, options, propfind, put, tpc, web, Dav};
+use crate::metrics::EndpointLabel;
 use crate::tls::ACME_TLS_ALPN;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time a client has to send a complete request head (slowloris).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// One TLS connection: who is at the other end.
-pub(crate) struct Conn {
-    pub peer: SocketAddr,
-    pub cert: Option<Result<Identity, ChainError>>,
-}
-
-/// What a verb handler gets: the shared state, the caller's access and the target path.
-pub(crate) struct Ctx<'a> {
-    pub dav: &'a Dav,
-    pub access: Access,
-    pub path: VPath,
-    pub peer: SocketAddr,
-}
 
 /// Accepts until `shutdown`, then lets running requests finish (the caller's tracker
 /// bounds that by `shutdown_grace`).
@@ -109,28 +95,36 @@ async fn connection(
     if let Some(Ok(id)) = &cert {
         info!(%peer, dn = %id.dn, limited = id.limited, "webdav: X.509 client certificate");
         dav.metrics
-            .logged_in(Endpoint::Webdav, crate::metrics::LoginMethod::X509);
+            .logged_in(EndpointLabel::Webdav, crate::metrics::LoginMethod::X509);
     }
     let conn = Arc::new(Conn { peer, cert });
-    let _open = dav.metrics.session_opened(Endpoint::Webdav);
+    let _open = dav.metrics.session_opened(EndpointLabel::Webdav);
+    let io = Linger::new(tls);
+    let linger = io.arm_handle();
     let svc_dav = Arc::clone(&dav);
     let service = service_fn(move |req| {
-        let (dav, conn) = (Arc::clone(&svc_dav), Arc::clone(&conn));
-        async move { Ok::<_, Infallible>(handle(&dav, &conn, req).await) }
+        let (dav, conn, linger) = (Arc::clone(&svc_dav), Arc::clone(&conn), Arc::clone(&linger));
+        async move { Ok::<_, Infallible>(handle(&dav, &conn, &linger, req).await) }
     });
     let http = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
         .keep_alive(true)
-        .serve_connection(TokioIo::new(tls), service);
+        .serve_connection(TokioIo::new(io), service);
     if let Err(e) = watcher.watch(http).await {
         debug!(%peer, error = %e, "webdav connection ended with an error");
     }
 }
 
 /// One request: dispatch, map errors, and close the connection after an error answer to
-/// a request whose body may be unread.
-async fn handle(dav: &Dav, conn: &Conn, req: Request<Incoming>) -> Response<Body> {
+/// a request whose body may be unread (with a staged close, `linger.rs`, so the answer
+/// reaches a client that is still sending).
+async fn handle(
+    dav: &Dav,
+    conn: &Conn,
+    linger: &AtomicBool,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let method = req.method().clone();
     let target = req.uri().path().to_string();
     let has_body = announces_body(&req);
@@ -147,17 +141,10 @@ async fn handle(dav: &Dav, conn: &Conn, req: Request<Incoming>) -> Response<Body
     // body bytes from being parsed as the next request.
     if has_body && (resp.status().is_client_error() || resp.status().is_server_error()) {
         close_after(&mut resp);
+        linger.store(true, Ordering::Relaxed);
     }
     debug!(peer = %conn.peer, %method, path = %target, status = resp.status().as_u16(), "webdav request");
     resp
-}
-
-pub(crate) fn announces_body(req: &Request<Incoming>) -> bool {
-    let h = req.headers();
-    h.contains_key(hyper::header::TRANSFER_ENCODING)
-        || h.get(hyper::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim() != "0")
 }
 
 async fn dispatch(
@@ -165,6 +152,11 @@ async fn dispatch(
     conn: &Conn,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, DavError> {
+    // The browser page and its API (`web/`): the reserved `/.griddock-web/` prefix, and
+    // HTML navigations to collections. Everything else is WebDAV as before.
+    if web::claims(dav, &req) {
+        return Ok(web::handle(dav, conn, req).await);
+    }
     match req.method().as_str() {
         // OPTIONS names methods only, nothing about any resource: no credential needed.
         "OPTIONS" => return Ok(options::options()),
@@ -172,11 +164,6 @@ async fn dispatch(
         // once answered a macaroon request with the whole file): anything but a macaroon
         // request is refused before anything else, its body unread.
         "POST" if !macaroon::is_request(&req) => return Err(DavError::MethodNotAllowed("POST")),
-        "COPY" => {
-            return Err(DavError::NotImplemented(
-                "COPY (HTTP third-party copy) is not supported yet",
-            ))
-        }
         "LOCK" | "UNLOCK" | "PROPPATCH" => {
             return Err(DavError::MethodNotAllowed("this server is WebDAV class 1"))
         }
@@ -200,6 +187,7 @@ async fn dispatch(
             "MKCOL" => fsops::mkcol(&ctx, &req).await,
             "MOVE" => fsops::mv(&ctx, &req).await,
             "POST" => macaroon::issue(&ctx, req).await,
+            "COPY" => tpc::handle(&ctx, &req).await,
             _ => Err(DavError::NotImplemented("unknown method")),
         },
     }

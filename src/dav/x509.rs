@@ -1,9 +1,9 @@
 //! Optional TLS client authentication on the WebDAV listener (RFC 8446 §4.3.2 /
 //! RFC 5246 §7.4.4 CertificateRequest): clients may present an X.509 certificate or an
 //! RFC 3820 proxy chain; the GSI verifier (`ProxyVerifier::optional`: trust directory,
-//! CRLs, proxy rules) validates it in the handshake, and its end-entity DN is read
-//! after it here. A client without a certificate still connects and authenticates
-//! another way.
+//! CRLs, proxy rules) validates it in the handshake, and the identity that validation
+//! found (end-entity DN, limited flag) is taken after it here. A client without a
+//! certificate still connects and authenticates another way.
 
 use tracing::debug;
 
@@ -11,18 +11,14 @@ use crate::gsi::verifier::ProxyVerifier;
 use crate::gsi::Identity;
 
 /// The identity of the client's certificate chain on an established connection, if it
-/// presented one (validated again to read the DN and the limited-proxy flag; also right
-/// for resumed sessions, whose chain rustls restores).
+/// presented one: the handshake's own validation result (validated afresh for a resumed
+/// session, whose chain rustls restores without a verification).
 pub fn peer_identity(
     verifier: &ProxyVerifier,
     conn: &rustls::ServerConnection,
 ) -> Option<Result<Identity, crate::gsi::ChainError>> {
     let chain = conn.peer_certificates()?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    let id = verifier.identity(chain, now);
+    let id = verifier.peer_identity(chain);
     if let Err(e) = &id {
         debug!(error = %e, "client certificate no longer validates");
     }

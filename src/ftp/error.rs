@@ -1,11 +1,13 @@
 //! The engine's error type and the ONE place where an error becomes an FTP reply
-//! (RFC 959 §4.2.1 reply codes; RFC 2228 §5 security codes; RFC 3659 §5.3 554).
+//! (RFC 959 §4.2.1 reply codes, 502/504 for what an endpoint does not offer; RFC 2228 §5
+//! security codes; RFC 3659 §5.3 554).
 //!
 //! Texts matter: gfal2 maps reply text to errno ("No such file", "Permission denied",
 //! "exists", "Not a direct", "Is a directory", "isk quota exceeded").
 
 use super::control::{ParseError, Reply};
 use super::data::{PolicyError, TransferError};
+use super::features::NotOffered;
 use crate::storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +17,9 @@ pub enum FtpError {
     Reply { code: u16, text: String },
     #[error(transparent)]
     Parse(#[from] ParseError),
+    /// A verb or parameter this endpoint does not offer (the policy layer's refusal).
+    #[error(transparent)]
+    NotOffered(#[from] NotOffered),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
@@ -39,6 +44,7 @@ impl FtpError {
         let (code, text) = match self {
             FtpError::Reply { code, text } => (*code, text.clone()),
             FtpError::Parse(e) => parse_reply(e),
+            FtpError::NotOffered(e) => not_offered_reply(e),
             FtpError::Storage(e) => (storage_code(e), format!("{e}.")),
             FtpError::Policy(e) => (504, format!("{e}.")),
             FtpError::Transfer(e) => transfer_reply(e),
@@ -58,6 +64,16 @@ fn parse_reply(e: &ParseError) -> (u16, String) {
     }
 }
 
+/// RFC 959: 502 for a verb the endpoint does not implement, 504 for a parameter of a verb
+/// it has (`MODE E`, `AUTH GSSAPI` on the plain FTP endpoint).
+fn not_offered_reply(e: &NotOffered) -> (u16, String) {
+    let code = match e {
+        NotOffered::Verb(_) => 502,
+        NotOffered::Parameter { .. } => 504,
+    };
+    (code, format!("{e}."))
+}
+
 fn storage_code(e: &StorageError) -> u16 {
     match e {
         // RFC 959: 452 insufficient storage space, 552 exceeded storage allocation.
@@ -72,6 +88,10 @@ fn storage_code(e: &StorageError) -> u16 {
 fn transfer_reply(e: &TransferError) -> (u16, String) {
     match e {
         TransferError::Connect(_) => (425, "Can't open data connection.".into()),
+        // A GSI data-channel peer refused by DN or chain (DCAU): say why.
+        TransferError::Tls(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            (425, format!("Can't open data connection: {e}."))
+        }
         TransferError::Tls(_) => (
             425,
             "Can't open data connection: TLS negotiation failed.".into(),
@@ -90,6 +110,28 @@ mod tests {
         e.to_reply().unwrap().code
     }
 
+    /// A refused GSI data-channel peer: the reply names the reason, other TLS failures
+    /// stay generic.
+    #[test]
+    fn refused_data_channel_peer_reply_says_why() {
+        let denied = std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "data channel peer is /CN=B, expected /CN=A",
+        );
+        assert_eq!(
+            transfer_reply(&TransferError::Tls(denied)),
+            (
+                425,
+                "Can't open data connection: data channel peer is /CN=B, expected /CN=A.".into()
+            )
+        );
+        let other = std::io::Error::new(std::io::ErrorKind::InvalidData, "bad record");
+        assert_eq!(
+            transfer_reply(&TransferError::Tls(other)).1,
+            "Can't open data connection: TLS negotiation failed."
+        );
+    }
+
     #[test]
     fn mapping() {
         assert_eq!(code(ParseError::Unknown("X".into()).into()), 500);
@@ -104,6 +146,12 @@ mod tests {
         assert_eq!(code(StorageError::InvalidRestart.into()), 554);
         assert_eq!(code(PolicyError::PrivilegedPort(21).into()), 504);
         assert_eq!(code(TransferError::Aborted.into()), 426);
+        assert_eq!(code(NotOffered::Verb("ERET").into()), 502);
+        let mode_e = NotOffered::Parameter {
+            verb: "MODE",
+            param: "E",
+        };
+        assert_eq!(code(mode_e.into()), 504);
         assert!(FtpError::Control(std::io::Error::other("x"))
             .to_reply()
             .is_none());

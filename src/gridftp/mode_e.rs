@@ -6,8 +6,6 @@
 //!
 //! Pure code over bytes: header codec and the receiver's accounting, fuzzable.
 
-use super::ranges::RangeSet;
-
 pub const HEADER_LEN: usize = 17;
 
 /// Descriptor bits.
@@ -118,7 +116,6 @@ pub enum Step {
 pub struct Receiver {
     expected_eods: Option<u64>,
     eods: u64,
-    received: RangeSet,
 }
 
 impl Receiver {
@@ -147,11 +144,9 @@ impl Receiver {
             if h.count > MAX_BLOCK {
                 return Err(ModeEError::BlockTooLarge(h.count));
             }
-            let end = h
-                .offset
-                .checked_add(h.count)
-                .ok_or(ModeEError::OffsetOverflow)?;
-            self.received.insert(h.offset, end);
+            if h.offset.checked_add(h.count).is_none() {
+                return Err(ModeEError::OffsetOverflow);
+            }
             let step = Step::Data {
                 offset: h.offset,
                 count: h.count,
@@ -172,11 +167,6 @@ impl Receiver {
     /// True once EOF told us how many EODs to expect and they all arrived.
     pub fn is_complete(&self) -> bool {
         self.expected_eods.is_some_and(|n| self.eods >= n)
-    }
-
-    /// Byte ranges received so far (for 111 restart markers).
-    pub fn received(&self) -> &RangeSet {
-        &self.received
     }
 }
 
@@ -250,7 +240,6 @@ mod tests {
         }
         assert_eq!(r.on_header(&Header::eod()).unwrap(), Step::ConnectionDone);
         assert!(r.is_complete());
-        assert_eq!(r.received().to_string(), "0-1500");
     }
 
     #[test]

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use rustls::pki_types::CertificateDer;
 use rustls::{ServerConfig, ServerConnection};
-use x509_parser::prelude::FromDer;
 
 use super::chain::Identity;
+use super::delegation::{self, Delegated};
 use super::verifier::ProxyVerifier;
 use super::GsiError;
 
@@ -35,12 +35,6 @@ pub enum AdatStep {
     Continue(Vec<u8>),
     /// `235 …`: authenticated.
     Complete,
-}
-
-/// A delegated credential: the proxy the client signed for our key, its chain, our key.
-pub struct Delegated {
-    pub chain: Vec<Vec<u8>>,
-    pub key_pkcs8: Vec<u8>,
 }
 
 pub struct GsiContext {
@@ -105,10 +99,10 @@ impl GsiContext {
             .peer_certificates()
             .ok_or(GsiError::Protocol("no client certificate"))?
             .to_vec();
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        // The identity the handshake's validation found: the chain is not validated twice.
         self.identity = Some(
             self.verifier
-                .identity(&chain, now)
+                .peer_identity(&chain)
                 .map_err(GsiError::Chain)?,
         );
         self.phase = Phase::Flags;
@@ -139,7 +133,7 @@ impl GsiContext {
                 Ok(AdatStep::Complete)
             }
             b'D' => {
-                let (key, csr) = super::delegation::request()?;
+                let (key, csr) = delegation::request()?;
                 self.key = Some(key);
                 self.conn.writer().write_all(&csr).map_err(GsiError::Io)?;
                 self.phase = Phase::Cert;
@@ -155,7 +149,7 @@ impl GsiContext {
             .key
             .take()
             .ok_or(GsiError::Protocol("no delegation key"))?;
-        let signed = super::delegation::accept(&der, &key)?;
+        let signed = delegation::accept(&der, &key)?;
         // As Globus does: the delegated credential is the new proxy on top of the chain the
         // client authenticated with (whatever else the message carried).
         let mut chain = vec![signed];
@@ -234,20 +228,4 @@ impl GsiContext {
             Err(e) => Err(GsiError::Io(e)),
         }
     }
-}
-
-/// The leaf of a DER certificate sequence (for the delegation check).
-pub(super) fn split_ders(mut bytes: &[u8]) -> Result<Vec<Vec<u8>>, GsiError> {
-    let mut out = Vec::new();
-    while !bytes.is_empty() {
-        let (rest, _) = x509_parser::certificate::X509Certificate::from_der(bytes)
-            .map_err(|_| GsiError::Protocol("delegated certificate unparsable"))?;
-        let used = bytes.len() - rest.len();
-        out.push(bytes[..used].to_vec());
-        bytes = rest;
-        if out.len() > 16 {
-            return Err(GsiError::BadToken);
-        }
-    }
-    Ok(out)
 }

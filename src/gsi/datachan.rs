@@ -1,9 +1,12 @@
-//! GSI data-channel security (GFD.20 §"DCAU", RFC 2228 PROT): every data connection runs
-//! its own TLS 1.2 handshake with the session's delegated proxy, the connecting side as
-//! TLS client; then, with PROT C, the initiator's delegation flag byte ('0') and the data
-//! in clear; with PROT P the data as TLS records straight away (what Globus peers do). The peer is authorised by DN: DCAU A wants our
-//! own identity, DCAU S a given subject. Blocking, on the transfer thread; handshake
-//! records are read one at a time so that no clear-text data after them is swallowed.
+//! GSI data-channel security (GFD.20 §3.2 "DCAU", RFC 2228 §3 PROT): every data
+//! connection runs its own TLS 1.2 handshake with the session's delegated proxy, the
+//! connecting side as TLS client; then, with PROT C, the initiator's delegation flag byte
+//! ('0') and the data in clear; with PROT P the data as TLS records straight away (what
+//! Globus peers do). The peer is authorised by DN: DCAU A wants our own identity, DCAU S a
+//! given subject. Blocking, on the transfer thread; handshake records are read one at a
+//! time so that no clear-text data after them is swallowed. When we connect, rustls 0.23
+//! runs the handshake here; when we accept, [`super::accept`] does (Globus initiators send
+//! a certificate CN as SNI, which only the newer rustls can ignore).
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -12,13 +15,13 @@ use std::sync::Arc;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::ResolvesClientCert;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{
-    ClientConfig, ClientConnection, ConnectionCommon, DigitallySignedStruct, ServerConfig,
-    ServerConnection, SignatureScheme, StreamOwned,
+    ClientConfig, ClientConnection, ConnectionCommon, DigitallySignedStruct, SignatureScheme,
+    StreamOwned,
 };
 
+use super::accept::{denied, Acceptor};
 use super::verifier::ProxyVerifier;
 
 /// Largest TLS record accepted (2^14 plaintext + expansion).
@@ -37,7 +40,7 @@ pub enum Dcau {
 
 /// The per-session material for secured data connections.
 pub struct DataSecurity {
-    server: Arc<ServerConfig>,
+    server: Arc<rustls_dc::ServerConfig>,
     client: Arc<ClientConfig>,
     verifier: Arc<ProxyVerifier>,
     /// The DN the peer must have.
@@ -59,12 +62,6 @@ impl std::fmt::Debug for DataSecurity {
 /// refuses proxy certificates).
 #[derive(Debug)]
 struct Credential(Arc<CertifiedKey>);
-
-impl ResolvesServerCert for Credential {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(Arc::clone(&self.0))
-    }
-}
 
 impl ResolvesClientCert for Credential {
     fn resolve(&self, _hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
@@ -94,7 +91,7 @@ impl ServerCertVerifier for PeerVerifier {
         chain.extend(intermediates.iter().cloned());
         let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
         self.0
-            .identity(&chain, now)
+            .validate(&chain, now)
             .map(|_| ServerCertVerified::assertion())
             .map_err(|e| rustls::Error::General(e.to_string()))
     }
@@ -130,7 +127,7 @@ impl DataSecurity {
         verifier: Arc<ProxyVerifier>,
         expect: String,
         private: bool,
-    ) -> Result<DataSecurity, rustls::Error> {
+    ) -> Result<DataSecurity, DataSecurityError> {
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pkcs8.to_vec()));
         let signer = rustls::crypto::ring::sign::any_supported_type(&key)?;
         let certs = chain
@@ -139,11 +136,8 @@ impl DataSecurity {
             .collect();
         let cred = Arc::new(Credential(Arc::new(CertifiedKey::new(certs, signer))));
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut server = ServerConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&[&rustls::version::TLS12])?
-            .with_client_cert_verifier(verifier.clone())
-            .with_cert_resolver(cred.clone());
-        server.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        let server = super::accept::server_config(chain, key_pkcs8, verifier.clone())
+            .map_err(DataSecurityError::Acceptor)?;
         let mut client = ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS12])?
             .dangerous()
@@ -152,7 +146,7 @@ impl DataSecurity {
         client.resumption = rustls::client::Resumption::disabled();
         client.enable_sni = false;
         Ok(DataSecurity {
-            server: Arc::new(server),
+            server,
             client: Arc::new(client),
             verifier,
             expect,
@@ -170,7 +164,7 @@ impl DataSecurity {
             let mut conn =
                 ClientConnection::new(Arc::clone(&self.client), name).map_err(io::Error::other)?;
             handshake(&mut conn, &mut sock)?;
-            self.authorise(conn.peer_certificates())?;
+            self.authorise(conn.peer_certificates(), "connected")?;
             // GSI: the initiator's delegation flag, '0' = no delegation. Globus peers
             // expect it on PROT C channels only: with PROT P it would be read as data
             // (seen with globus-gridftp-server and globus-url-copy).
@@ -178,16 +172,14 @@ impl DataSecurity {
                 conn.writer().write_all(b"0")?;
                 flush(&mut conn, &mut sock)?;
             }
-            Ok(self.finish(Side::Client(StreamOwned::new(conn, sock))))
+            Ok(self.finish(Side::Client(Box::new(StreamOwned::new(conn, sock)))))
         } else {
-            let mut conn =
-                ServerConnection::new(Arc::clone(&self.server)).map_err(io::Error::other)?;
-            handshake(&mut conn, &mut sock)?;
-            self.authorise(conn.peer_certificates())?;
+            let mut acc = Acceptor::handshake(Arc::clone(&self.server), sock)?;
+            self.authorise(acc.peer_chain().as_deref(), "accepted")?;
             if !self.private {
-                read_flag(&mut conn, &mut sock)?;
+                acc.read_flag()?;
             }
-            Ok(self.finish(Side::Server(StreamOwned::new(conn, sock))))
+            Ok(self.finish(Side::Server(Box::new(acc))))
         }
     }
 
@@ -197,18 +189,18 @@ impl DataSecurity {
         }
         Secured::Clear(match side {
             Side::Client(s) => s.sock,
-            Side::Server(s) => s.sock,
+            Side::Server(s) => s.into_tcp(),
         })
     }
 
     /// SECURITY: the peer of a data connection must be who DCAU says, not just anyone the
     /// trust store knows.
-    fn authorise(&self, chain: Option<&[CertificateDer<'static>]>) -> io::Result<()> {
+    fn authorise(&self, chain: Option<&[CertificateDer<'static>]>, side: &str) -> io::Result<()> {
         let chain = chain.ok_or_else(|| denied("no peer certificate"))?;
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        // The handshake's own validation result (it validated this very chain).
         let id = self
             .verifier
-            .identity(chain, now)
+            .peer_identity(chain)
             .map_err(|e| denied(&e.to_string()))?;
         if !id.dn.eq_ignore_ascii_case(&self.expect) {
             return Err(denied(&format!(
@@ -216,18 +208,23 @@ impl DataSecurity {
                 id.dn, self.expect
             )));
         }
-        tracing::debug!(peer = %id.dn, "GSI data channel authenticated");
+        tracing::debug!(peer = %id.dn, side = %side, "GSI data channel authenticated");
         Ok(())
     }
 }
 
-fn denied(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::PermissionDenied, what.to_string())
+/// Why the data-channel configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum DataSecurityError {
+    #[error("TLS: {0}")]
+    Initiator(#[from] rustls::Error),
+    #[error("TLS (acceptor): {0}")]
+    Acceptor(rustls_dc::Error),
 }
 
 enum Side {
-    Client(StreamOwned<ClientConnection, TcpStream>),
-    Server(StreamOwned<ServerConnection, TcpStream>),
+    Client(Box<StreamOwned<ClientConnection, TcpStream>>),
+    Server(Box<Acceptor>),
 }
 
 /// A secured data connection.
@@ -245,17 +242,19 @@ impl PrivateStream {
     pub fn tcp(&self) -> &TcpStream {
         match &self.0 {
             Side::Client(s) => &s.sock,
-            Side::Server(s) => &s.sock,
+            Side::Server(s) => s.tcp(),
         }
     }
 
     /// True when decrypted bytes are waiting (the socket may then look idle).
     pub fn has_buffered(&mut self) -> bool {
-        let state = match &mut self.0 {
-            Side::Client(s) => s.conn.process_new_packets(),
-            Side::Server(s) => s.conn.process_new_packets(),
-        };
-        state.map_or(true, |st| st.plaintext_bytes_to_read() > 0)
+        match &mut self.0 {
+            Side::Client(s) => s
+                .conn
+                .process_new_packets()
+                .map_or(true, |st| st.plaintext_bytes_to_read() > 0),
+            Side::Server(s) => s.has_buffered(),
+        }
     }
 
     /// close_notify, then the TCP half-close.
@@ -265,10 +264,7 @@ impl PrivateStream {
                 s.conn.send_close_notify();
                 s.flush()?;
             }
-            Side::Server(s) => {
-                s.conn.send_close_notify();
-                s.flush()?;
-            }
+            Side::Server(s) => return s.finish(),
         }
         self.tcp().shutdown(std::net::Shutdown::Write)
     }
@@ -331,32 +327,7 @@ fn feed_record<D>(conn: &mut ConnectionCommon<D>, sock: &mut TcpStream) -> io::R
     record.resize(5 + len, 0);
     sock.read_exact(&mut record[5..])?;
     conn.read_tls(&mut &record[..])?;
-    conn.process_new_packets().map_err(|e| match e {
-        rustls::Error::PeerMisbehaved(rustls::PeerMisbehaved::ServerNameMustContainOneHostName) => {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                "the peer sent a TLS SNI that is not a host name (Globus sends the \
-                 certificate CN), which rustls refuses: use DCAU N with this peer",
-            )
-        }
-        e => io::Error::new(io::ErrorKind::InvalidData, e),
-    })?;
+    conn.process_new_packets()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     Ok(())
-}
-
-/// The acceptor waits for the initiator's flag byte: '0' (no delegation) is all a data
-/// channel may carry.
-fn read_flag(conn: &mut ServerConnection, sock: &mut TcpStream) -> io::Result<()> {
-    let mut flag = [0u8; 1];
-    for _ in 0..4 {
-        match conn.reader().read(&mut flag) {
-            Ok(1) if flag[0] == b'0' => return Ok(()),
-            Ok(1) => return Err(denied("delegation on a data channel")),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
-        feed_record(conn, sock)?;
-    }
-    Err(denied("no GSI flag from the initiator"))
 }

@@ -2,6 +2,7 @@
 //! Globus GSI tokens (TLS records), RFC 3820 proxy certificate validation against an IGTF
 //! trust directory, the grid-mapfile, and delegation.
 
+pub mod accept;
 pub mod chain;
 pub mod context;
 pub mod datachan;
@@ -9,11 +10,14 @@ pub mod delegation;
 pub mod dn;
 pub mod gridmap;
 pub mod trust;
+pub mod verified;
 pub mod verifier;
 
 use std::sync::Arc;
 
 use rustls::ServerConfig;
+
+use crate::auth::Principal;
 
 pub use chain::{ChainError, Identity};
 pub use context::{AdatStep, GsiContext};
@@ -68,6 +72,64 @@ impl Gsi {
     pub fn context(&self) -> Result<GsiContext, GsiError> {
         GsiContext::new(Arc::clone(&self.config), Arc::clone(&self.verifier))
     }
+
+    /// The grid-mapfile as it is now, looked up off the async runtime: the stat (an NFS
+    /// round trip on some sites) and, after a change, the read and parse run on a
+    /// blocking thread, so a login never stalls the other sessions of a worker.
+    pub async fn gridmap_table(self: &Arc<Self>) -> Arc<gridmap::MapTable> {
+        let gsi = Arc::clone(self);
+        tokio::task::spawn_blocking(move || gsi.gridmap.table())
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "grid-mapfile lookup failed");
+                Arc::default()
+            })
+    }
+
+    /// The local account a verified identity logs in as, through the grid-mapfile, with
+    /// its rights from `users`; `requested` names one of the DN's accounts (FTP `USER`),
+    /// `None` or `:globus-mapping:` takes the first. `None` when the DN is not mapped (or
+    /// not to the requested account). The one mapping FTP and WebDAV logins share.
+    pub async fn principal(
+        self: &Arc<Self>,
+        identity: &Identity,
+        requested: Option<&str>,
+        users: &crate::auth::Authenticator,
+    ) -> Option<Principal> {
+        let table = self.gridmap_table().await;
+        map_principal(
+            &table,
+            identity,
+            requested,
+            |a| users.account(a),
+            self.limited_proxy_write,
+        )
+    }
+}
+
+/// [`Gsi::principal`] without I/O: `rights` gives an account's root and write right.
+fn map_principal(
+    table: &gridmap::MapTable,
+    identity: &Identity,
+    requested: Option<&str>,
+    rights: impl Fn(&str) -> (String, bool),
+    limited_proxy_write: bool,
+) -> Option<Principal> {
+    let accounts = table.accounts(&identity.dn);
+    let account = match requested {
+        None | Some("" | ":globus-mapping:") => accounts.first(),
+        Some(name) => accounts.iter().find(|a| *a == name),
+    }?
+    .clone();
+    let (root, can_write) = rights(&account);
+    // SECURITY: a limited proxy reads but does not write unless the site allows it.
+    let can_write = can_write && (!identity.limited || limited_proxy_write);
+    Some(Principal {
+        name: account,
+        root,
+        can_write,
+        anonymous: false,
+    })
 }
 
 #[cfg(test)]

@@ -364,7 +364,7 @@ fn in_memory_gsi_exchange_with_delegation() {
     let mut client =
         rustls::ClientConnection::new(Arc::new(client_cfg), "localhost".try_into().unwrap())
             .unwrap();
-    let mut ctx = GsiContext::new(Arc::new(server), verifier).unwrap();
+    let mut ctx = GsiContext::new(Arc::new(server), verifier.clone()).unwrap();
 
     let mut steps = 0;
     let mut flag_sent = false;
@@ -412,6 +412,11 @@ fn in_memory_gsi_exchange_with_delegation() {
     }
     assert!(ctx.is_established());
     assert_eq!(ctx.identity().unwrap().dn, "/O=Test/CN=User");
+    assert_eq!(
+        verifier.validations(),
+        1,
+        "one chain validation per handshake"
+    );
     assert_eq!(ctx.delegated().unwrap().chain.len(), 3);
 
     // ENC: a protected command; 632: a protected reply line.
@@ -475,59 +480,95 @@ fn adat_garbage_and_truncation_are_errors() {
     );
 }
 
+/// A trust directory holding the world's CA, and its verifier.
+fn data_verifier(
+    w: &World,
+) -> (
+    tempfile::TempDir,
+    std::sync::Arc<super::verifier::ProxyVerifier>,
+) {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("0badcafe.0"), w.ca.cert.pem()).unwrap();
+    let trust = Arc::new(super::trust::TrustDir::open(dir.path()));
+    (dir, Arc::new(super::verifier::ProxyVerifier::new(trust)))
+}
+
+/// Data-channel security for credential `chain` + `key`, expecting peer `expect`.
+fn data_sec(
+    verifier: &std::sync::Arc<super::verifier::ProxyVerifier>,
+    chain: &[Vec<u8>],
+    key: &KeyPair,
+    expect: &str,
+    private: bool,
+) -> std::sync::Arc<super::datachan::DataSecurity> {
+    std::sync::Arc::new(
+        super::datachan::DataSecurity::new(
+            chain,
+            &key.serialize_der(),
+            verifier.clone(),
+            expect.to_string(),
+            private,
+        )
+        .unwrap(),
+    )
+}
+
+/// One data connection over loopback: `acc` accepts (then `serve`), `ini` connects (then
+/// `drive`); returns both results.
+fn data_channel<A: Send + 'static, I>(
+    acc: std::sync::Arc<super::datachan::DataSecurity>,
+    ini: std::sync::Arc<super::datachan::DataSecurity>,
+    serve: impl FnOnce(super::datachan::Secured) -> std::io::Result<A> + Send + 'static,
+    drive: impl FnOnce(super::datachan::Secured) -> std::io::Result<I>,
+) -> (std::io::Result<A>, std::io::Result<I>) {
+    use std::net::{TcpListener, TcpStream};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let t = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        acc.establish(s, false).and_then(serve)
+    });
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let ini = ini.establish(s, true).and_then(drive);
+    (t.join().unwrap(), ini)
+}
+
 /// DCAU from the wrong side: a data-channel peer holding a valid proxy of ANOTHER user,
 /// signed by a trusted CA, is refused by the end that checks it (acceptor and initiator
 /// alike); the same user's proxy passes. Without the DN comparison in `authorise` every
 /// trusted peer would pass.
 #[test]
 fn data_channel_refuses_a_trusted_peer_with_another_dn() {
-    use std::net::{TcpListener, TcpStream};
-    use std::sync::Arc;
-
-    use super::datachan::DataSecurity;
-
     const OTHER: &[(&str, &str)] = &[("O", "Test"), ("CN", "Other")];
     let w = world(None, false);
     let other = issue(params(OTHER, false, 8), &w.ca);
     let p_user = proxy_of(&w.eec, USER, "1", Some(pci(None, INHERIT_ALL)));
     let p_other = proxy_of(&other, OTHER, "2", Some(pci(None, INHERIT_ALL)));
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("0badcafe.0"), w.ca.cert.pem()).unwrap();
-    let trust = Arc::new(super::trust::TrustDir::open(dir.path()));
-    let verifier = Arc::new(super::verifier::ProxyVerifier::new(trust));
+    let (_dir, verifier) = data_verifier(&w);
     let sec = |proxy: &Issued, eec: &Issued, expect: &str| {
-        Arc::new(
-            DataSecurity::new(
-                &[proxy.der(), eec.der()],
-                &proxy.key.serialize_der(),
-                verifier.clone(),
-                expect.to_string(),
-                false,
-            )
-            .unwrap(),
+        data_sec(
+            &verifier,
+            &[proxy.der(), eec.der()],
+            &proxy.key,
+            expect,
+            false,
         )
     };
     // (acceptor, initiator) → (acceptor's result, initiator's result)
-    let channel = |acc: Arc<DataSecurity>, ini: Arc<DataSecurity>| {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = l.local_addr().unwrap();
-        let t = std::thread::spawn(move || {
-            let (s, _) = l.accept().unwrap();
-            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-                .unwrap();
-            acc.establish(s, false).map(|_| ())
-        });
-        let s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-            .unwrap();
-        let ini = ini.establish(s, true).map(|_| ());
-        (t.join().unwrap(), ini)
-    };
+    let channel = |acc, ini| data_channel(acc, ini, |_| Ok(()), |_| Ok(()));
     let (user, oth) = ("/O=Test/CN=User", "/O=Test/CN=Other");
 
     // The right peer: both ends hold the user's proxy and expect the user.
+    let before = verifier.validations();
     let (a, i) = channel(sec(&p_user, &w.eec, user), sec(&p_user, &w.eec, user));
     assert!(a.is_ok() && i.is_ok(), "same user: {a:?} {i:?}");
+    // Each end validates its peer's chain once, in its handshake; `authorise` reuses it.
+    assert_eq!(verifier.validations() - before, 2);
 
     let refused = |r: std::io::Result<()>, peer: &str, expected: &str| {
         let e = r.expect_err("a trusted peer with another DN was accepted");
@@ -543,4 +584,225 @@ fn data_channel_refuses_a_trusted_peer_with_another_dn() {
     // The initiator checks: it expects the user, the other user accepted.
     let (_, i) = channel(sec(&p_other, &other, user), sec(&p_user, &w.eec, user));
     refused(i, oth, user);
+}
+
+/// A data-channel peer that presents the user's (valid, public) proxy chain but signs
+/// the handshake with another key is refused by the acceptor (the rustls pre-release
+/// behind `accept.rs`) and by the initiator (rustls 0.23): both run the one signature
+/// check in `ProxyVerifier::check_signature`, against the leaf's key.
+#[test]
+fn data_channel_refuses_a_stolen_chain_without_its_key() {
+    let w = world(None, false);
+    let p_user = proxy_of(&w.eec, USER, "1", Some(pci(None, INHERIT_ALL)));
+    let thief = KeyPair::generate().unwrap();
+    let (_dir, verifier) = data_verifier(&w);
+    let chain = [p_user.der(), w.eec.der()];
+    let user = "/O=Test/CN=User";
+    let honest = data_sec(&verifier, &chain, &p_user.key, user, false);
+    let stolen = data_sec(&verifier, &chain, &thief, user, false);
+    let check = |r: std::io::Result<()>, side: &str| {
+        let e = r.expect_err("a handshake signed with another key was accepted");
+        assert!(e.to_string().contains("BadSignature"), "{side}: {e}");
+    };
+    let (a, _) = data_channel(honest.clone(), stolen.clone(), |_| Ok(()), |_| Ok(()));
+    check(a, "acceptor");
+    let (_, i) = data_channel(stolen, honest, |_| Ok(()), |_| Ok(()));
+    check(i, "initiator");
+}
+
+/// PROT P from a Globus initiator ends with a TCP FIN and no close_notify: a clean end
+/// between records is the end of the data, but an end inside a record is a truncation
+/// and fails the read.
+#[test]
+fn private_data_channel_end_of_stream() {
+    use std::io::{Read, Write};
+
+    use super::datachan::Secured;
+
+    let w = world(None, false);
+    let p_user = proxy_of(&w.eec, USER, "1", Some(pci(None, INHERIT_ALL)));
+    let (_dir, verifier) = data_verifier(&w);
+    let sec = data_sec(
+        &verifier,
+        &[p_user.der(), w.eec.der()],
+        &p_user.key,
+        "/O=Test/CN=User",
+        true,
+    );
+    let read_all = |s: Secured| {
+        let Secured::Private(mut s) = s else {
+            panic!("PROT P gives a TLS stream")
+        };
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).map(|_| got)
+    };
+    for partial in [&[][..], &[0x17, 3, 3, 0x40, 0, 1, 2, 3][..]] {
+        let (got, sent) = data_channel(sec.clone(), sec.clone(), read_all, |s| {
+            let Secured::Private(mut s) = s else {
+                panic!("PROT P gives a TLS stream")
+            };
+            s.write_all(b"hello")?;
+            s.flush()?;
+            // No close_notify, as Globus: maybe the start of a record, then FIN.
+            let mut tcp = s.tcp();
+            tcp.write_all(partial)?;
+            tcp.shutdown(std::net::Shutdown::Write)
+        });
+        sent.unwrap();
+        if partial.is_empty() {
+            assert_eq!(got.unwrap(), b"hello");
+        } else {
+            let e = got.expect_err("a truncated record was taken for the end");
+            assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
+        }
+    }
+}
+
+/// Polls `cond` for up to five seconds (the background reload settles in milliseconds).
+fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    false
+}
+
+/// Writes `data` as `name` the way fetch-crl does: a temporary file renamed over it.
+fn rename_in(dir: &std::path::Path, name: &str, data: &[u8]) {
+    let tmp = dir.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, data).unwrap();
+    std::fs::rename(&tmp, dir.join(name)).unwrap();
+}
+
+/// A CRL renamed into the trust directory is picked up by the background reload and
+/// published as a new snapshot (the old one is left as it was); a broken CRL renamed over
+/// it keeps the revocations; a good replacement applies again.
+#[test]
+fn trust_snapshots_are_swapped_by_the_background_reload() {
+    use std::sync::Arc;
+
+    let w = world(None, false);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("0badcafe.0"), w.ca.cert.pem()).unwrap();
+    let trust = super::trust::TrustDir::open(dir.path());
+    let first = trust.anchors();
+    assert_eq!(first.len(), 1);
+    // Our own reads of the directory do not count as changes (no reload storm).
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(Arc::ptr_eq(&first, &trust.anchors()));
+    assert!(check(&[w.eec.der()], &first).is_ok());
+
+    rename_in(dir.path(), "0badcafe.r0", &crl(&w.ca, 7, false));
+    let revoked = || {
+        matches!(
+            check(&[w.eec.der()], &trust.anchors()),
+            Err(ChainError::Revoked(_))
+        )
+    };
+    assert!(eventually(revoked), "the new CRL was not loaded");
+    assert!(!Arc::ptr_eq(&first, &trust.anchors()));
+    assert!(
+        check(&[w.eec.der()], &first).is_ok(),
+        "a snapshot never changes"
+    );
+
+    let before = trust.anchors();
+    rename_in(
+        dir.path(),
+        "0badcafe.r0",
+        b"-----BEGIN X509 CRL-----\nMIIB\n",
+    );
+    assert!(eventually(|| !Arc::ptr_eq(&before, &trust.anchors())));
+    assert!(revoked(), "a broken CRL must not drop the revocations");
+
+    rename_in(dir.path(), "0badcafe.r0", &crl(&w.ca, 12345, false));
+    assert!(eventually(
+        || check(&[w.eec.der()], &trust.anchors()).is_ok()
+    ));
+}
+
+/// After the handshake, `peer_identity` takes the handshake's result once; a second
+/// look, or one after a trust reload (here: a new CRL), validates afresh.
+#[test]
+fn peer_identity_reuses_the_handshake_validation_only_under_the_same_anchors() {
+    use std::sync::Arc;
+
+    use rustls::pki_types::CertificateDer;
+
+    let w = world(None, false);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("0badcafe.0"), w.ca.cert.pem()).unwrap();
+    let trust = Arc::new(super::trust::TrustDir::open(dir.path()));
+    let verifier = super::verifier::ProxyVerifier::new(Arc::clone(&trust));
+    let chain = [CertificateDer::from(w.eec.der())];
+    verifier.validate(&chain, now()).unwrap();
+    assert_eq!(verifier.validations(), 1);
+    assert_eq!(
+        verifier.peer_identity(&chain).unwrap().dn,
+        "/O=Test/CN=User"
+    );
+    assert_eq!(
+        verifier.validations(),
+        1,
+        "the handshake's result was reused"
+    );
+    verifier.peer_identity(&chain).unwrap();
+    assert_eq!(verifier.validations(), 2, "a result is taken once");
+
+    verifier.validate(&chain, now()).unwrap();
+    rename_in(dir.path(), "0badcafe.r0", &crl(&w.ca, 7, false));
+    assert!(eventually(|| matches!(
+        check(&[w.eec.der()], &trust.anchors()),
+        Err(ChainError::Revoked(_))
+    )));
+    assert!(
+        matches!(verifier.peer_identity(&chain), Err(ChainError::Revoked(_))),
+        "a result from before the reload was used"
+    );
+}
+
+/// The grid-mapfile → account mapping FTP and WebDAV logins share: first account by
+/// default, a requested one only if mapped, and a limited proxy never writes unless the
+/// site allows it (the SECURITY rule goes red here if removed).
+#[test]
+fn identities_map_to_accounts_and_limited_proxies_do_not_write() {
+    let (table, bad) = super::gridmap::MapTable::parse(
+        "\"/O=Grid/CN=Alice\" alice,atlas001\n\"/O=Grid/CN=Bob\" bob\n",
+    );
+    assert!(bad.is_empty());
+    let rights = |a: &str| (format!("/{a}"), a != "bob");
+    let who = |dn: &str, limited| super::Identity {
+        dn: dn.into(),
+        limited,
+    };
+    let alice = who("/O=Grid/CN=Alice", false);
+    let map = |id: &super::Identity, req, limited_write| {
+        super::map_principal(&table, id, req, rights, limited_write)
+    };
+    for default in [None, Some(""), Some(":globus-mapping:")] {
+        let p = map(&alice, default, false).expect("mapped");
+        assert_eq!((p.name.as_str(), p.root.as_str()), ("alice", "/alice"));
+        assert!(p.can_write && !p.anonymous);
+    }
+    assert_eq!(
+        map(&alice, Some("atlas001"), false).unwrap().name,
+        "atlas001"
+    );
+    assert!(
+        map(&alice, Some("bob"), false).is_none(),
+        "not Alice's account"
+    );
+    assert!(map(&who("/O=Grid/CN=Eve", false), None, false).is_none());
+    // The account's own rights stay: bob is read-only whatever the proxy.
+    assert!(
+        !map(&who("/O=Grid/CN=Bob", false), None, true)
+            .unwrap()
+            .can_write
+    );
+    let limited = who("/O=Grid/CN=Alice", true);
+    assert!(!map(&limited, None, false).unwrap().can_write);
+    assert!(map(&limited, None, true).unwrap().can_write);
 }

@@ -4,8 +4,6 @@
 //! listener is the WebDAV endpoint (`crate::dav`), which also completes tls-alpn-01
 //! handshakes (RFC 8737).
 
-mod readiness;
-
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -20,9 +18,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-pub use readiness::Readiness;
-
 use crate::metrics::Metrics;
+use crate::readiness::Readiness;
 use crate::tls::CertStore;
 
 /// What the HTTP(S) handlers need.

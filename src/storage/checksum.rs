@@ -1,14 +1,22 @@
 //! File checksums for CKSM (GFD.47 §"CKSM"; the algorithms FTS and gfal2 ask for):
 //! ADLER32 (RFC 1950 §9, `%08x`), MD5, SHA1, SHA256, SHA512 and CRC32C, as lower-case hex.
-//! Whole-file results are cached in state_dir keyed by device, inode, size and mtime, so a
-//! repeated CKSM of a 100 GB file answers at once; any write changes size or mtime and so
-//! invalidates the entry.
+//! Whole-file results are cached in state_dir, so a repeated CKSM of a 100 GB file answers
+//! at once. The key is the file's [`Stamp`]: device, inode, size, mtime *and ctime* (both
+//! with nanoseconds). Several replicas may write one data directory (a shared file system,
+//! docs/decisions/0005-shared-storage.md), so the key must change whenever the content can
+//! have: ctime cannot be set by clients (MFMT, `touch -d`, `cp -p` restore an old mtime, but
+//! every write, rename and utimensat moves ctime to "now"). Timestamps are only as fine as the
+//! file system's clock (a jiffy, or a whole second on NFSv3 and older file systems), and an
+//! inode number freed by a replaced file is often handed to the next one, so a file is only
+//! cached once its ctime is at least [`SETTLE`] old ("racy git"): any later file or change
+//! then carries a later ctime and so another key.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::Digest;
 
@@ -140,31 +148,80 @@ pub fn compute_until(
     Ok(state.hex())
 }
 
-/// Whole-file checksums remembered in a directory, one small file per (alg, identity).
+/// How old a file's last change (ctime) must be before its checksum is cached: more than
+/// the coarsest timestamp granularity (1 s) plus the clock difference tolerated between a
+/// replica and the file server holding the data.
+pub const SETTLE: Duration = Duration::from_secs(3);
+
+/// What identifies one version of a file's content, as far as metadata can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(file: &File) -> io::Result<Stamp> {
+        let m = file.metadata()?;
+        Ok(Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        })
+    }
+
+    fn file_name(&self, alg: Algorithm) -> String {
+        format!(
+            "{}-{:x}-{:x}-{}-{}.{}-{}.{}",
+            alg.name(),
+            self.dev,
+            self.ino,
+            self.size,
+            self.mtime.0,
+            self.mtime.1,
+            self.ctime.0,
+            self.ctime.1
+        )
+    }
+
+    /// True when the last change is at least [`SETTLE`] before `now`, so that no later
+    /// change (by this process or another replica) can share this stamp.
+    fn settled(&self, now: SystemTime) -> bool {
+        let Ok(since_epoch) = now.duration_since(UNIX_EPOCH) else {
+            return false;
+        };
+        let (secs, nanos) = self.ctime;
+        let Some(ctime) = u64::try_from(secs)
+            .ok()
+            .map(|s| Duration::new(s, u32::try_from(nanos).unwrap_or(0)))
+        else {
+            return false;
+        };
+        since_epoch
+            .checked_sub(ctime)
+            .is_some_and(|age| age >= SETTLE)
+    }
+}
+
+/// Whole-file checksums remembered in a directory, one small file per (alg, [`Stamp`]).
 #[derive(Debug, Clone)]
 pub struct ChecksumCache {
     dir: PathBuf,
+    /// The wall clock; tests move it forward instead of waiting for [`SETTLE`].
+    clock: fn() -> SystemTime,
 }
 
 impl ChecksumCache {
     pub fn new(state_dir: &Path) -> ChecksumCache {
         ChecksumCache {
             dir: state_dir.join("checksums"),
+            clock: SystemTime::now,
         }
-    }
-
-    fn key(&self, file: &File, alg: Algorithm) -> io::Result<PathBuf> {
-        let m = file.metadata()?;
-        let id = format!(
-            "{}-{:x}-{:x}-{}-{}.{}",
-            alg.name(),
-            m.dev(),
-            m.ino(),
-            m.size(),
-            m.mtime(),
-            m.mtime_nsec()
-        );
-        Ok(self.dir.join(id))
     }
 
     /// The whole-file checksum, from the cache when the file is unchanged.
@@ -179,21 +236,31 @@ impl ChecksumCache {
         alg: Algorithm,
         cancel: &AtomicBool,
     ) -> io::Result<String> {
-        let key = self.key(file, alg)?;
+        let stamp = Stamp::of(file)?;
+        let key = self.dir.join(stamp.file_name(alg));
         if let Ok(hit) = std::fs::read_to_string(&key) {
             if !hit.is_empty() && hit.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Ok(hit);
             }
         }
         let sum = compute_until(file, alg, 0, None, cancel)?;
-        // The file may have changed while we read it: only cache if it did not.
-        if self.key(file, alg)? == key && std::fs::create_dir_all(&self.dir).is_ok() {
-            let tmp = key.with_extension("tmp");
-            if std::fs::write(&tmp, &sum).is_ok() {
-                let _ = std::fs::rename(&tmp, &key);
-            }
+        // Only a file that did not change while we read it, and whose last change is old
+        // enough that no other version can carry the same stamp.
+        if Stamp::of(file)? == stamp && stamp.settled((self.clock)()) {
+            self.store(&key, &sum);
         }
         Ok(sum)
+    }
+
+    fn store(&self, key: &Path, sum: &str) {
+        if std::fs::create_dir_all(&self.dir).is_err() {
+            return;
+        }
+        // A unique temporary name: another replica may share this state directory.
+        let tmp = key.with_extension(format!("tmp{:016x}", rand::random::<u64>()));
+        if std::fs::write(&tmp, sum).is_ok() && std::fs::rename(&tmp, key).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
     }
 }
 
@@ -265,10 +332,22 @@ mod tests {
         assert_eq!(Algorithm::parse("crc32"), None);
     }
 
+    /// A cache whose clock runs an hour ahead: every file counts as settled.
+    fn settled_cache(state: &Path) -> ChecksumCache {
+        ChecksumCache {
+            clock: || SystemTime::now() + Duration::from_secs(3600),
+            ..ChecksumCache::new(state)
+        }
+    }
+
+    fn entries(state: &Path) -> usize {
+        std::fs::read_dir(state.join("checksums")).map_or(0, |d| d.count())
+    }
+
     #[test]
     fn cache_hits_and_invalidates_on_write() {
         let state = tempfile::tempdir().unwrap();
-        let cache = ChecksumCache::new(state.path());
+        let cache = settled_cache(state.path());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, b"abc").unwrap();
@@ -294,5 +373,98 @@ mod tests {
             cache.whole_file(&mut f, Algorithm::Md5).unwrap(),
             "e2fc714c4727ee9395f324cd2e7f331f"
         );
+    }
+
+    /// What another replica (or `cp -p`, MFMT, `touch -d`) can do: new content of the same
+    /// size in the same inode, the old mtime put back. Only ctime tells.
+    #[test]
+    fn a_rewrite_that_restores_size_inode_and_mtime_is_not_served_stale() {
+        let state = tempfile::tempdir().unwrap();
+        let cache = settled_cache(state.path());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"abc").unwrap();
+        let before = std::fs::metadata(&path).unwrap();
+        let mut f = File::open(&path).unwrap();
+        assert_eq!(
+            cache.whole_file(&mut f, Algorithm::Md5).unwrap(),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
+        assert_eq!(entries(state.path()), 1);
+        {
+            let mut w = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            w.write_all(b"xyz").unwrap();
+            w.set_modified(before.modified().unwrap()).unwrap();
+        }
+        let after = std::fs::metadata(&path).unwrap();
+        assert_eq!(
+            (after.ino(), after.len(), after.mtime(), after.mtime_nsec()),
+            (
+                before.ino(),
+                before.len(),
+                before.mtime(),
+                before.mtime_nsec()
+            )
+        );
+        let mut f = File::open(&path).unwrap();
+        assert_eq!(
+            cache.whole_file(&mut f, Algorithm::Md5).unwrap(),
+            "d16fb36f0911f878998c136191af705e",
+            "stale checksum: ctime is not part of the key"
+        );
+    }
+
+    /// A file changed within [`SETTLE`] is hashed but not remembered: on a file system with
+    /// coarse timestamps the next version (a reused inode, same size, same second) could
+    /// carry the very same stamp.
+    #[test]
+    fn a_recently_changed_file_is_not_cached() {
+        let state = tempfile::tempdir().unwrap();
+        let cache = ChecksumCache::new(state.path());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"abc").unwrap();
+        let mut f = File::open(&path).unwrap();
+        for _ in 0..2 {
+            assert_eq!(
+                cache.whole_file(&mut f, Algorithm::Md5).unwrap(),
+                "900150983cd24fb0d6963f7d28e17f72"
+            );
+        }
+        assert_eq!(entries(state.path()), 0, "a just-written file was cached");
+        // Once settled, it is.
+        assert_eq!(
+            settled_cache(state.path())
+                .whole_file(&mut f, Algorithm::Md5)
+                .unwrap(),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
+        assert_eq!(entries(state.path()), 1);
+    }
+
+    /// The stamps a 1-second-granularity file system gives two versions written within one
+    /// second into a reused inode are equal; the first was never cached (not settled).
+    #[test]
+    fn equal_stamps_within_the_granularity_are_never_settled() {
+        let t = 1_700_000_000;
+        let stamp = Stamp {
+            dev: 1,
+            ino: 12,
+            size: 3,
+            mtime: (t, 0),
+            ctime: (t, 0),
+        };
+        let at = |s: u64, ms: u64| UNIX_EPOCH + Duration::from_secs(s) + Duration::from_millis(ms);
+        let t = t as u64;
+        assert!(!stamp.settled(at(t, 900)));
+        assert!(!stamp.settled(at(t + 2, 999)));
+        assert!(stamp.settled(at(t + 3, 0)));
+        // A clock behind the file server's never settles a "future" file.
+        assert!(!stamp.settled(at(t - 5, 0)));
+        assert!(!Stamp {
+            ctime: (-1, 0),
+            ..stamp
+        }
+        .settled(at(t, 0)));
     }
 }

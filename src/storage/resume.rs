@@ -1,10 +1,15 @@
 //! Preparing an upload's temporary file (RFC 3659 §5 REST STREAM, RFC 959 APPE): empty,
 //! a claimed part file cut to the restart offset, or a copy of the existing file's first
 //! bytes (copy_file_range, so reflink-capable file systems share the blocks).
+//!
+//! Several replicas may share the data directory (docs/decisions/0005-shared-storage.md):
+//! a part file is claimed by renaming it to a fresh temporary name, which POSIX makes
+//! atomic, so of two replicas resuming one name exactly one gets it; the other finds no
+//! part file and refuses the restart offset (554) unless the final file is long enough.
 
 use std::io::{self, Read, Seek, SeekFrom};
 
-use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt};
+use cap_fs_ext::{DirExt as _, FollowSymlinks, OpenOptionsFollowExt, SystemTimeSpec};
 use cap_std::fs::{Dir, MetadataExt as _, OpenOptions, OpenOptionsExt};
 use rustix::fs::OFlags;
 use rustix::io::Errno;
@@ -81,6 +86,17 @@ fn claim_part(dir: &Dir, name: &str, n: u64) -> Result<Option<Prepared>> {
     // symlink or hard link planted under the part name must not make us write elsewhere.
     if !meta.is_file() || meta.nlink() != 1 || meta.len() < n {
         return Ok(None);
+    }
+    // The part file may be days old, and another replica's stale-upload sweep (which
+    // cannot see this process's live uploads) judges by mtime alone: make it fresh
+    // *before* it appears under a temporary name (the ftruncate in `open_claimed` would
+    // too, but only after the rename), so no sweep anywhere removes it under this upload.
+    // Not following symlinks: a link swapped in meanwhile is only touched.
+    match dir.set_symlink_times(&part, None, Some(SystemTimeSpec::SymbolicNow)) {
+        Ok(()) => {}
+        // Claimed by another session or replica meanwhile.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
     }
     let tmp = temp_name(name);
     match dir.rename(&part, dir, &tmp) {

@@ -105,6 +105,30 @@ impl DataRoot {
     pub fn open_read(&self, p: &VPath) -> Result<std::fs::File> {
         open_regular(&self.dir, p.relative())
     }
+
+    /// Bytes in the resumable part file of an upload of `p` (`.griddock-part.<name>`, as
+    /// `REST n` + STOR or the browser page's chunked upload resume from), `None` without
+    /// one. Only a plain, singly linked regular file counts, as `resume.rs` claims it.
+    pub fn part_len(&self, p: &VPath) -> Result<Option<u64>> {
+        use cap_std::fs::MetadataExt as _;
+        let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+            return Ok(None);
+        };
+        let Some(part) = super::names::part_name(name) else {
+            return Ok(None);
+        };
+        // Not through `VPath::join`: that refuses griddock's own (reserved) names.
+        let rel = match parent.relative() {
+            "." => part,
+            dir => format!("{dir}/{part}"),
+        };
+        match self.dir.symlink_metadata(&rel) {
+            Ok(m) if m.is_file() && m.nlink() == 1 => Ok(Some(m.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 /// Opens `rel` read-only if it is a regular file.

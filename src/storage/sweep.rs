@@ -6,7 +6,10 @@
 //! sweep can reclaim their space. It walks the data directory (never following symlinks),
 //! and removes such a file when
 //! - it is a regular file whose mtime is older than the age — a live upload writes, and so
-//!   touches, its file; this is what makes several replicas on one volume safe — and
+//!   touches, its file (every write(2), pwrite and copy_file_range moves mtime; a peer that
+//!   stops sending is cut after `limits.data_timeout`, and a claimed part file is touched
+//!   before it is renamed, `resume.rs`); this is all that protects another replica's live
+//!   upload on a shared volume, so keep the age far above `data_timeout` — and
 //! - no upload of *this* process holds it: [`Upload`](super::Upload) registers its file's
 //!   (device, inode) in a process-wide registry for its whole life (a client that stalls
 //!   for longer than the age keeps its file).
@@ -86,6 +89,16 @@ pub struct Swept {
 
 /// Removes stale upload files anywhere below `root` (see the module documentation).
 pub fn sweep(root: &DataRoot, age: Duration, now: SystemTime) -> Swept {
+    sweep_with(root, age, now, is_live)
+}
+
+/// [`sweep`] with the liveness check given: another replica's sweep is `|_| false`.
+fn sweep_with(
+    root: &DataRoot,
+    age: Duration,
+    now: SystemTime,
+    live: fn((u64, u64)) -> bool,
+) -> Swept {
     let mut swept = Swept::default();
     let Some(cutoff) = now.checked_sub(age) else {
         return swept;
@@ -98,39 +111,49 @@ pub fn sweep(root: &DataRoot, age: Duration, now: SystemTime) -> Swept {
         }
     };
     while let Some((dir, at)) = stack.pop() {
-        if let Err(e) = sweep_dir(&dir, &at, cutoff, &mut stack, &mut swept) {
+        let mut walk = Walk {
+            cutoff,
+            live,
+            stack: &mut stack,
+            swept: &mut swept,
+        };
+        if let Err(e) = walk.dir(&dir, &at) {
             debug!(dir = %at, error = %e, "upload sweep: directory skipped");
         }
     }
     swept
 }
 
-fn sweep_dir(
-    dir: &Dir,
-    at: &str,
+/// One sweep's walk: directories still to visit and what was done.
+struct Walk<'a> {
     cutoff: SystemTime,
-    stack: &mut Vec<(Dir, String)>,
-    swept: &mut Swept,
-) -> io::Result<()> {
-    for entry in dir.entries()? {
-        let Ok(entry) = entry else { continue };
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        if kind.is_dir() {
-            // SECURITY: never through a symlink; a directory swapped for one meanwhile
-            // fails to open rather than leading elsewhere.
-            if let Ok(sub) = dir.open_dir_nofollow(&name) {
-                stack.push((sub, format!("{}{name}/", at)));
+    live: fn((u64, u64)) -> bool,
+    stack: &'a mut Vec<(Dir, String)>,
+    swept: &'a mut Swept,
+}
+
+impl Walk<'_> {
+    fn dir(&mut self, dir: &Dir, at: &str) -> io::Result<()> {
+        for entry in dir.entries()? {
+            let Ok(entry) = entry else { continue };
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                // SECURITY: never through a symlink; a directory swapped for one meanwhile
+                // fails to open rather than leading elsewhere.
+                if let Ok(sub) = dir.open_dir_nofollow(&name) {
+                    self.stack.push((sub, format!("{}{name}/", at)));
+                }
+            } else if is_upload_file(&name) {
+                remove_if_stale(dir, &name, at, self.cutoff, self.live, self.swept);
             }
-        } else if is_upload_file(&name) {
-            remove_if_stale(dir, &name, at, cutoff, swept);
         }
+        Ok(())
     }
-    Ok(())
 }
 
 fn is_upload_file(name: &str) -> bool {
@@ -154,7 +177,14 @@ fn gate_for_sweep() -> Option<std::sync::RwLockWriteGuard<'static, ()>> {
 }
 
 /// Checks and removes one candidate under the gate (never queueing for it).
-fn remove_if_stale(dir: &Dir, name: &str, at: &str, cutoff: SystemTime, swept: &mut Swept) {
+fn remove_if_stale(
+    dir: &Dir,
+    name: &str,
+    at: &str,
+    cutoff: SystemTime,
+    live: fn((u64, u64)) -> bool,
+    swept: &mut Swept,
+) {
     let Some(_gate) = gate_for_sweep() else {
         swept.kept_live += 1;
         return;
@@ -172,7 +202,7 @@ fn remove_if_stale(dir: &Dir, name: &str, at: &str, cutoff: SystemTime, swept: &
     if modified >= cutoff {
         return;
     }
-    if is_live((m.dev(), m.ino())) {
+    if live((m.dev(), m.ino())) {
         swept.kept_live += 1;
         return;
     }
@@ -287,6 +317,69 @@ mod tests {
         aged(&part, 48 * HOUR);
         assert_eq!(sweep(&root, 24 * HOUR, SystemTime::now()).removed, 1);
         assert!(!part.exists());
+    }
+
+    /// What another replica's sweep does: it cannot see this process's registry.
+    fn other_replica(root: &DataRoot, age: Duration) -> Swept {
+        sweep_with(root, age, SystemTime::now(), |_| false)
+    }
+
+    fn only_file(dir: &Path, prefix: &str) -> std::path::PathBuf {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_live_upload_is_safe_from_another_replicas_sweep_because_writes_touch_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = DataRoot::open(tmp.path()).unwrap();
+        let target = VPath::root().resolve("big").unwrap();
+        let upload = root.begin_upload(&target, UploadMode::Replace).unwrap();
+        upload.file().write_all(b"first half").unwrap();
+        let tmp_file = only_file(tmp.path(), ".griddock-tmp.");
+        aged(&tmp_file, 48 * HOUR);
+        // Between writes the file looks abandoned to a replica that cannot see us ...
+        assert_eq!(other_replica(&root, 24 * HOUR).removed, 1);
+        // ... which is why data_timeout must stay far below the age: the next write
+        // makes it fresh again.
+        drop(upload);
+        let upload = root.begin_upload(&target, UploadMode::Replace).unwrap();
+        let tmp_file = only_file(tmp.path(), ".griddock-tmp.");
+        aged(&tmp_file, 48 * HOUR);
+        upload.file().write_all(b"more").unwrap();
+        assert_eq!(other_replica(&root, 24 * HOUR).removed, 0);
+        upload.commit().unwrap();
+        assert_eq!(std::fs::read(tmp.path().join("big")).unwrap(), b"more");
+    }
+
+    /// A claimed part file is fresh (touched before the rename, cut by ftruncate after it),
+    /// whatever its age: another replica's sweep leaves it alone.
+    #[test]
+    fn an_old_part_file_being_resumed_is_safe_from_another_replicas_sweep() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = DataRoot::open(tmp.path()).unwrap();
+        let part = tmp.path().join(".griddock-part.big");
+        std::fs::write(&part, b"0123456789").unwrap();
+        aged(&part, 23 * HOUR);
+        let target = VPath::root().resolve("big").unwrap();
+        // Claimed at its end (the usual restart), then the client is slow to send its
+        // first byte.
+        let upload = root.begin_upload(&target, UploadMode::Resume(10)).unwrap();
+        assert_eq!(upload.offset(), 10);
+        let swept = other_replica(&root, 22 * HOUR);
+        assert_eq!(
+            swept.removed, 0,
+            "a claimed part file was swept: not touched on claim"
+        );
+        upload.file().write_all(b"ABCD").unwrap();
+        upload.commit().unwrap();
+        assert_eq!(
+            std::fs::read(tmp.path().join("big")).unwrap(),
+            b"0123456789ABCD"
+        );
     }
 
     #[test]

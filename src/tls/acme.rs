@@ -25,8 +25,8 @@ use super::files::{parse_material, write_atomic};
 use super::x509::{rfc3339, CertInfo};
 use super::{CertStore, Material};
 use crate::config::{AcmeChallenge, Config};
-use crate::http::Readiness;
 use crate::metrics::Metrics;
+use crate::readiness::Readiness;
 
 /// Longest wait between retries or renewal checks.
 const MAX_WAIT: Duration = Duration::from_secs(3600);

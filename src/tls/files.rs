@@ -9,16 +9,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 use tracing::warn;
 
 use super::{CertStore, Material, TlsError};
+use crate::watch::{parent_dir, Spec, Watch};
 
 /// Keeps the file watcher alive; dropping it stops reloading.
 pub struct CertWatcher {
-    _watcher: RecommendedWatcher,
+    _watch: Watch,
 }
 
 pub fn read_material(cert: &Path, key: &Path) -> Result<Material, TlsError> {
@@ -82,50 +82,25 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), TlsError>
 }
 
 pub fn watch(store: Arc<CertStore>, cert: PathBuf, key: PathBuf) -> Result<CertWatcher, TlsError> {
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-        // inotify reports opens: without this filter our own reads of the files would
-        // restart the reload loop every 300 ms, forever.
-        if ev.is_ok_and(|ev| !crate::auth::is_read_only_access(&ev.kind)) {
-            let _ = tx.send(());
-        }
-    })
-    .map_err(|e| TlsError::Watch(e.to_string()))?;
-    for dir in parent_dirs(&cert, &key) {
-        watcher
-            .watch(&dir, RecursiveMode::NonRecursive)
-            .map_err(|e| TlsError::Watch(e.to_string()))?;
-    }
-    std::thread::Builder::new()
-        .name("cert-reload".into())
-        .spawn(move || reload_loop(&store, &cert, &key, &rx))
-        .map_err(|e| TlsError::Watch(e.to_string()))?;
-    Ok(CertWatcher { _watcher: watcher })
-}
-
-fn parent_dirs(cert: &Path, key: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = [cert, key]
-        .iter()
-        .map(|p| {
-            p.parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(Path::new("."))
-                .to_path_buf()
-        })
-        .collect();
+    let mut dirs = vec![parent_dir(&cert), parent_dir(&key)];
     dirs.dedup();
-    dirs
+    let spec = Spec {
+        name: "cert-reload",
+        dirs,
+        // A rename produces several events: one reload.
+        settle: Duration::from_millis(300),
+        poll: None,
+    };
+    let watch = crate::watch::spawn(spec, move || reload(&store, &cert, &key))
+        .map_err(|e| TlsError::Watch(e.to_string()))?;
+    Ok(CertWatcher { _watch: watch })
 }
 
-/// Debounces bursts of events (a rename produces several), then reloads once.
-fn reload_loop(store: &CertStore, cert: &Path, key: &Path, rx: &std::sync::mpsc::Receiver<()>) {
-    while rx.recv().is_ok() {
-        std::thread::sleep(Duration::from_millis(300));
-        while rx.try_recv().is_ok() {}
-        match read_material(cert, key) {
-            Ok(new) if new.key.cert.first() == store.current().cert.first() => {}
-            Ok(new) => store.install(new),
-            Err(e) => warn!(error = %e, "new certificate rejected, keeping the current one"),
-        }
+/// Installs the pair on disk when it is new and sound; a broken one keeps the current.
+fn reload(store: &CertStore, cert: &Path, key: &Path) {
+    match read_material(cert, key) {
+        Ok(new) if new.key.cert.first() == store.current().cert.first() => {}
+        Ok(new) => store.install(new),
+        Err(e) => warn!(error = %e, "new certificate rejected, keeping the current one"),
     }
 }

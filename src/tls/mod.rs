@@ -4,6 +4,7 @@
 
 pub mod acme;
 mod files;
+pub mod roots;
 mod selfsigned;
 mod store;
 pub mod x509;

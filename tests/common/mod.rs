@@ -4,6 +4,7 @@
 
 pub mod docker;
 pub mod ftp;
+pub mod grid;
 pub mod pebble;
 pub mod tokens;
 
@@ -108,25 +109,68 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A block of `n` currently bindable ports, for a passive range.
+/// A block of `n` currently bindable ports, for a passive range or ports Docker publishes.
+///
+/// Taken from 10000–32767, below Linux's ephemeral range (32768–60999 by default): the
+/// suite's outbound connections take their source ports from that range, and one of them
+/// on a port picked here made Docker's userland proxy fail with "address already in use".
+/// Every port of the block is tried, and no port is handed out twice in one test binary.
 pub fn free_range(n: u16) -> (u16, u16) {
-    for _ in 0..200 {
-        let start = 20000 + (rand_u16() % 40000);
-        let all_free = (start..start + n)
-            .step_by(7)
-            .all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok());
-        if all_free {
-            return (start, start + n - 1);
+    const LOW: u16 = 10000;
+    const HIGH: u16 = 32767;
+    static HANDED_OUT: std::sync::Mutex<Vec<(u16, u16)>> = std::sync::Mutex::new(Vec::new());
+    assert!((1..HIGH - LOW).contains(&n), "range of {n} ports");
+    let mut handed = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..500 {
+        let start = LOW + rand_u16() % (HIGH - LOW - n + 1);
+        let end = start + n - 1;
+        let overlaps = handed.iter().any(|&(lo, hi)| start <= hi && lo <= end);
+        if !overlaps && (start..=end).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
+            handed.push((start, end));
+            return (start, end);
         }
     }
-    panic!("no free port range");
+    panic!("no free port range of {n} below the ephemeral range");
+}
+
+/// One free port for Docker to publish (see [`free_range`]); `free_port` is for ports
+/// griddock binds itself, which it holds from start-up.
+pub fn publish_port() -> u16 {
+    free_range(1).0
 }
 
 fn rand_u16() -> u16 {
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();
-    ((t.subsec_nanos() ^ std::process::id().wrapping_mul(2654435761)) % 65521) as u16
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let x = t.subsec_nanos() ^ std::process::id().wrapping_mul(2654435761) ^ n.wrapping_mul(40503);
+    (x % 65521) as u16
+}
+
+/// curl over HTTPS (the WebDAV endpoint and the browser API): `curl -sS`, then `trust`
+/// (`--cacert FILE`, or `-k`), then `args` (the URL among them). The status (0 when no
+/// response came), the response headers in lower case, and the body.
+pub fn curl_https(trust: &[&str], args: &[&str]) -> (u16, String, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (hdr, body) = (dir.path().join("h"), dir.path().join("b"));
+    let out = std::process::Command::new("curl")
+        .arg("-sS")
+        .args(trust)
+        .args(["-D", hdr.to_str().unwrap(), "-o", body.to_str().unwrap()])
+        .args(["-w", "%{http_code}"])
+        .args(args)
+        .output()
+        .unwrap();
+    let code = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    let headers = std::fs::read_to_string(&hdr)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    (code, headers, std::fs::read(&body).unwrap_or_default())
 }
 
 pub fn sha256(path: &Path) -> String {

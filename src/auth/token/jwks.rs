@@ -240,24 +240,7 @@ impl KeySource for HttpsKeySource {
 }
 
 fn client(ca_file: Option<&std::path::Path>) -> Result<HttpsClient, JwksError> {
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    if !native.errors.is_empty() {
-        tracing::warn!(errors = ?native.errors, "some system CA certificates could not be read");
-    }
-    for cert in native.certs {
-        let _ = roots.add(cert);
-    }
-    if let Some(path) = ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| JwksError::Setup(format!("{}: {e}", path.display())))?;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-            let cert = cert.map_err(|e| JwksError::Setup(format!("{}: {e}", path.display())))?;
-            roots
-                .add(cert)
-                .map_err(|e| JwksError::Setup(format!("{}: {e}", path.display())))?;
-        }
-    }
+    let roots = crate::tls::roots::client_roots(ca_file).map_err(JwksError::Setup)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -8,15 +8,15 @@ use crate::ftp::data::setup::{open_passive, PassiveListener};
 use crate::ftp::data::DataSetup;
 use crate::ftp::error::FtpError;
 use crate::ftp::limits::Kind;
-use crate::ftp::session::{Flow, Session};
+use crate::ftp::session::{Answer, SessionState};
 
-impl Session {
-    pub(crate) async fn cmd_pasv(&mut self) -> Result<Flow, FtpError> {
-        if self.epsv_all {
-            return self.done(503, "PASV not allowed after EPSV ALL.").await;
+impl SessionState {
+    pub(crate) async fn cmd_pasv(&mut self) -> Result<Answer, FtpError> {
+        if self.data.epsv_all {
+            return Ok(Answer::reply(503, "PASV not allowed after EPSV ALL."));
         }
         let IpAddr::V4(announce) = self.announced_ip() else {
-            return self.done(425, "PASV needs IPv4: use EPSV.").await;
+            return Ok(Answer::reply(425, "PASV needs IPv4: use EPSV."));
         };
         let port = self.listen_passive()?;
         let [h1, h2, h3, h4] = announce.octets();
@@ -25,44 +25,47 @@ impl Session {
             port >> 8,
             port & 0xff
         );
-        self.done(227, text).await
+        Ok(Answer::reply(227, text))
     }
 
-    pub(crate) async fn cmd_epsv(&mut self, arg: EpsvArg) -> Result<Flow, FtpError> {
+    pub(crate) async fn cmd_epsv(&mut self, arg: EpsvArg) -> Result<Answer, FtpError> {
         match arg {
             EpsvArg::All => {
-                self.epsv_all = true;
-                return self.done(200, "EPSV ALL ok.").await;
+                self.data.epsv_all = true;
+                return Ok(Answer::reply(200, "EPSV ALL ok."));
             }
             EpsvArg::Proto(p) if (p == 1) != self.local.is_ipv4() => {
-                return self
-                    .done(522, "Network protocol not supported, use (1,2).")
-                    .await;
+                return Ok(Answer::reply(
+                    522,
+                    "Network protocol not supported, use (1,2).",
+                ));
             }
             _ => {}
         }
         let port = self.listen_passive()?;
-        self.done(229, format!("Entering Extended Passive Mode (|||{port}|)."))
-            .await
+        Ok(Answer::reply(
+            229,
+            format!("Entering Extended Passive Mode (|||{port}|)."),
+        ))
     }
 
-    pub(crate) async fn cmd_port(&mut self, target: SocketAddr) -> Result<Flow, FtpError> {
-        if self.epsv_all {
-            return self.done(503, "PORT not allowed after EPSV ALL.").await;
+    pub(crate) async fn cmd_port(&mut self, target: SocketAddr) -> Result<Answer, FtpError> {
+        if self.data.epsv_all {
+            return Ok(Answer::reply(503, "PORT not allowed after EPSV ALL."));
         }
-        self.reset_data_channel();
+        self.data.reset();
         self.ep
             .settings
             .policy
             .check_active_target(self.peer.ip(), target)?;
-        self.data = DataSetup::Active(target);
-        self.done(200, "PORT command successful.").await
+        self.data.setup = DataSetup::Active(target);
+        Ok(Answer::reply(200, "PORT command successful."))
     }
 
     /// Opens a passive listener on the control connection's local address (so it is
     /// reachable the same way) with a port from the configured range.
     pub(crate) fn listen_passive(&mut self) -> Result<u16, FtpError> {
-        self.reset_data_channel();
+        self.data.reset();
         let slot = self
             .ep
             .clients
@@ -79,8 +82,10 @@ impl Session {
             .local_addr()
             .map_err(|e| FtpError::reply(425, format!("Can't open passive connection: {e}.")))?
             .port();
-        self.data = DataSetup::Passive(PassiveListener::new(listener, Some(slot)));
-        self.passive_since = Some(tokio::time::Instant::now());
+        self.data.set_passive(
+            DataSetup::Passive(PassiveListener::new(listener, Some(slot))),
+            tokio::time::Instant::now(),
+        );
         Ok(port)
     }
 

@@ -3,29 +3,29 @@
 
 use crate::ftp::control::reply::quote_path;
 use crate::ftp::error::FtpError;
-use crate::ftp::session::{Flow, Session};
+use crate::ftp::session::{Answer, SessionState};
 use crate::storage::FileKind;
 
 use super::listing::timeval;
 
-impl Session {
-    pub(crate) async fn cmd_size(&mut self, arg: &str) -> Result<Flow, FtpError> {
-        let p = self.resolve(arg)?;
+impl SessionState {
+    pub(crate) async fn cmd_size(&mut self, arg: &str) -> Result<Answer, FtpError> {
+        let p = self.login.resolve(arg)?;
         let facts = self.fs(move |root| root.stat(&p)).await?;
         if facts.kind != FileKind::File {
-            return self.done(550, "Not a regular file.").await;
+            return Ok(Answer::reply(550, "Not a regular file."));
         }
-        self.done(213, facts.size.to_string()).await
+        Ok(Answer::reply(213, facts.size.to_string()))
     }
 
-    pub(crate) async fn cmd_mdtm(&mut self, arg: &str) -> Result<Flow, FtpError> {
-        let p = self.resolve(arg)?;
+    pub(crate) async fn cmd_mdtm(&mut self, arg: &str) -> Result<Answer, FtpError> {
+        let p = self.login.resolve(arg)?;
         let facts = self.fs(move |root| root.stat(&p)).await?;
-        self.done(213, timeval(facts.mtime)).await
+        Ok(Answer::reply(213, timeval(facts.mtime)))
     }
 
-    pub(crate) async fn cmd_mfmt(&mut self, secs: i64, arg: &str) -> Result<Flow, FtpError> {
-        let p = self.resolve(arg)?;
+    pub(crate) async fn cmd_mfmt(&mut self, secs: i64, arg: &str) -> Result<Answer, FtpError> {
+        let p = self.login.resolve(arg)?;
         let t = crate::utc::from_unix(secs)
             .ok_or_else(|| FtpError::reply(501, "MFMT: time out of range."))?;
         let q = p.clone();
@@ -36,45 +36,49 @@ impl Session {
                 root.stat(&q)
             })
             .await?;
-        self.done(213, format!("Modify={}; {}", timeval(facts.mtime), p))
-            .await
+        Ok(Answer::reply(
+            213,
+            format!("Modify={}; {}", timeval(facts.mtime), p),
+        ))
     }
 
-    pub(crate) async fn cmd_mkd(&mut self, arg: &str) -> Result<Flow, FtpError> {
-        let p = self.resolve(arg)?;
+    pub(crate) async fn cmd_mkd(&mut self, arg: &str) -> Result<Answer, FtpError> {
+        let p = self.login.resolve(arg)?;
         let q = p.clone();
         self.fs(move |root| root.create_dir(&q)).await?;
-        self.done(257, format!("{} created.", quote_path(p.as_str())))
-            .await
+        Ok(Answer::reply(
+            257,
+            format!("{} created.", quote_path(p.as_str())),
+        ))
     }
 
-    pub(crate) async fn cmd_rmd(&mut self, arg: &str) -> Result<Flow, FtpError> {
-        let p = self.resolve(arg)?;
+    pub(crate) async fn cmd_rmd(&mut self, arg: &str) -> Result<Answer, FtpError> {
+        let p = self.login.resolve(arg)?;
         self.fs(move |root| root.remove_dir(&p)).await?;
-        self.done(250, "Directory removed.").await
+        Ok(Answer::reply(250, "Directory removed."))
     }
 
-    pub(crate) async fn cmd_dele(&mut self, arg: &str) -> Result<Flow, FtpError> {
-        let p = self.resolve(arg)?;
+    pub(crate) async fn cmd_dele(&mut self, arg: &str) -> Result<Answer, FtpError> {
+        let p = self.login.resolve(arg)?;
         self.fs(move |root| root.remove_file(&p)).await?;
-        self.done(250, "File deleted.").await
+        Ok(Answer::reply(250, "File deleted."))
     }
 
-    pub(crate) async fn cmd_rnfr(&mut self, arg: &str) -> Result<Flow, FtpError> {
-        self.rnfr = None;
-        let p = self.resolve(arg)?;
+    pub(crate) async fn cmd_rnfr(&mut self, arg: &str) -> Result<Answer, FtpError> {
+        self.login.rnfr = None;
+        let p = self.login.resolve(arg)?;
         let q = p.clone();
         self.fs(move |root| root.stat(&q)).await?;
-        self.rnfr = Some(p);
-        self.done(350, "Ready for RNTO.").await
+        self.login.rnfr = Some(p);
+        Ok(Answer::reply(350, "Ready for RNTO."))
     }
 
-    pub(crate) async fn cmd_rnto(&mut self, arg: &str) -> Result<Flow, FtpError> {
-        let Some(from) = self.rnfr.take() else {
-            return self.done(503, "RNFR required first.").await;
+    pub(crate) async fn cmd_rnto(&mut self, arg: &str) -> Result<Answer, FtpError> {
+        let Some(from) = self.login.rnfr.take() else {
+            return Ok(Answer::reply(503, "RNFR required first."));
         };
-        let to = self.resolve(arg)?;
+        let to = self.login.resolve(arg)?;
         self.fs(move |root| root.rename(&from, &to)).await?;
-        self.done(250, "Rename successful.").await
+        Ok(Answer::reply(250, "Rename successful."))
     }
 }

@@ -1,62 +1,39 @@
 //! GridFTP verbs (GFD.20) other than the transfers: OPTS RETR Parallelism, DCAU, SBUF,
 //! MODE E range REST, single-stripe SPAS/SPOR, and the SITE buffer/client-info commands
-//! clients send. Accepted on the GridFTP endpoint only.
+//! clients send. Offered where the endpoint's `Features` say so; the session's policy layer
+//! refuses them elsewhere, so these handlers never ask which endpoint they are on.
 
 use std::net::{IpAddr, SocketAddr};
 
 use crate::ftp::control::{Reply, RetrOpts};
 use crate::ftp::error::FtpError;
-use crate::ftp::session::{Flow, Session};
+use crate::ftp::session::{Answer, SessionState};
 use crate::gridftp::ranges::RangeSet;
-use crate::metrics::Endpoint;
 
-impl Session {
-    pub(crate) fn is_gridftp(&self) -> bool {
-        self.ep.label == Endpoint::Gridftp
-    }
-
-    /// A fixed positive reply on the GridFTP endpoint, 500 on the FTP endpoint (for SITE
-    /// subcommands; GridFTP verbs are checked once, in the session's policy).
-    pub(crate) async fn gridftp_only(&mut self, code: u16, text: &str) -> Result<Flow, FtpError> {
-        if !self.is_gridftp() {
-            return self.done(500, "Command not understood.").await;
-        }
-        self.done(code, text.to_string()).await
-    }
-
-    pub(crate) async fn opts_retr(&mut self, o: RetrOpts) -> Result<Flow, FtpError> {
-        if !self.is_gridftp() {
-            return self.done(501, "Option RETR not understood.").await;
-        }
-        if let Some(n) = o.parallelism {
-            self.parallelism = n;
-        }
-        if let Some(b) = o.block_size {
-            self.block_size = b;
-        }
-        self.done(200, "OPTS Command Successful.").await
+impl SessionState {
+    pub(crate) async fn opts_retr(&mut self, o: RetrOpts) -> Result<Answer, FtpError> {
+        self.params.apply_retr_opts(o);
+        Ok(Answer::reply(200, "OPTS Command Successful."))
     }
 }
 
-impl Session {
+impl SessionState {
     /// `REST s-e,…`: MODE E only (stream mode restarts with `REST n`).
-    pub(crate) async fn cmd_rest_ranges(&mut self, have: RangeSet) -> Result<Flow, FtpError> {
-        if !self.is_gridftp() || !self.mode_e {
-            return self.done(501, "Range restart needs MODE E.").await;
+    pub(crate) async fn cmd_rest_ranges(&mut self, have: RangeSet) -> Result<Answer, FtpError> {
+        if !self.params.mode_e {
+            return Ok(Answer::reply(501, "Range restart needs MODE E."));
         }
-        self.rest = None;
-        self.rest_ranges = Some(have);
-        self.done(
+        self.params.restart_ranges(have);
+        Ok(Answer::reply(
             350,
             "Restart Marker OK. Send STORE or RETRIEVE to initiate transfer.",
-        )
-        .await
+        ))
     }
 
     /// `SPAS`: one passive address in the striped form clients parse (GFD.20 §"SPAS").
-    pub(crate) async fn cmd_spas(&mut self) -> Result<Flow, FtpError> {
+    pub(crate) async fn cmd_spas(&mut self) -> Result<Answer, FtpError> {
         let IpAddr::V4(announce) = self.announced_ip() else {
-            return self.done(425, "SPAS needs IPv4.").await;
+            return Ok(Answer::reply(425, "SPAS needs IPv4."));
         };
         let port = self.listen_passive()?;
         let [h1, h2, h3, h4] = announce.octets();
@@ -70,12 +47,11 @@ impl Session {
             )],
             "End",
         );
-        self.send(&reply).await?;
-        Ok(Flow::Continue)
+        Ok(reply.into())
     }
 
     /// `SPOR addr`: one stripe, so the same as PORT (FXP policy included).
-    pub(crate) async fn cmd_spor(&mut self, target: SocketAddr) -> Result<Flow, FtpError> {
+    pub(crate) async fn cmd_spor(&mut self, target: SocketAddr) -> Result<Answer, FtpError> {
         self.cmd_port(target).await
     }
 }

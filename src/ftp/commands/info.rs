@@ -3,122 +3,83 @@
 
 use crate::ftp::control::{Opts, Reply};
 use crate::ftp::error::FtpError;
-use crate::ftp::session::{Flow, Session};
+use crate::ftp::session::{Answer, Link, SessionState};
 
-use super::listing::{long_line, Facts};
+use super::listing::long_line;
+use crate::ftp::mlst_facts::Facts;
 
-const HELP_VERBS: &str = "ABOR ACCT ALLO APPE AUTH CDUP CKSM CWD DELE EPRT EPSV FEAT HELP LIST MDTM MFMT MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PBSZ PORT PROT PWD QUIT REST RETR RMD RNFR RNTO SITE SIZE STAT STOR STRU SYST TYPE USER";
-
-impl Session {
-    /// FEAT (RFC 2389 §3): exactly what works on this endpoint.
-    pub(crate) async fn cmd_feat(&mut self) -> Result<Flow, FtpError> {
-        let mut lines: Vec<String> = Vec::new();
-        if self.ep.tls.is_some() {
-            lines.extend([" AUTH TLS".into(), " PBSZ".into(), " PROT".into()]);
-        }
-        lines.push(" CKSM ADLER32;MD5;SHA1;SHA256;SHA512;CRC32C;".into());
-        lines.extend([" EPRT", " EPSV"].map(String::from));
-        // DCAU only on request ([gridftp] advertise_dcau): Globus clients that connect to
-        // us send the certificate CN as TLS SNI ("Test User"), which rustls 0.23 refuses.
-        if self.ep.gsi.is_some() && self.ep.settings.advertise_dcau {
-            lines.push(" DCAU".into());
-        }
-        if self.is_gridftp() {
-            lines.extend([" ERET", " ESTO"].map(String::from));
-        }
-        lines.extend([" MDTM", " MFMT"].map(String::from));
-        lines.push(format!(" MLST {}", self.mlst_facts.feat_line()));
-        lines.push(" PASV".into());
-        if self.is_gridftp() {
-            lines.push(" PARALLEL".into());
-        }
-        lines.extend([" REST STREAM", " SIZE"].map(String::from));
-        if self.is_gridftp() {
-            lines.extend([" SPAS", " SPOR"].map(String::from));
-        }
-        lines.extend([" TVFS", " UTF8"].map(String::from));
-        self.send(&Reply::multi(211, "Features:", lines, "End"))
-            .await?;
-        Ok(Flow::Continue)
+impl SessionState {
+    /// FEAT (RFC 2389 §3): exactly what works on this endpoint (`ftp::features`).
+    pub(crate) async fn cmd_feat(&mut self) -> Result<Answer, FtpError> {
+        let lines = self
+            .features()
+            .feat_lines(&self.params.mlst_facts.feat_line());
+        Ok(Reply::multi(211, "Features:", lines, "End").into())
     }
 
-    pub(crate) async fn cmd_opts(&mut self, opts: Opts) -> Result<Flow, FtpError> {
+    pub(crate) async fn cmd_opts(&mut self, opts: Opts) -> Result<Answer, FtpError> {
         match opts {
-            Opts::Utf8(true) => self.done(200, "Always in UTF8 mode.").await,
-            Opts::Utf8(false) => self.done(504, "UTF8 cannot be turned off.").await,
+            Opts::Utf8(true) => Ok(Answer::reply(200, "Always in UTF8 mode.")),
+            Opts::Utf8(false) => Ok(Answer::reply(504, "UTF8 cannot be turned off.")),
             Opts::Mlst(names) => {
-                self.mlst_facts = Facts::select(&names);
-                let text = format!("MLST OPTS {}", self.mlst_facts.selected());
-                self.done(200, text).await
+                self.params.mlst_facts = Facts::select(&names);
+                let text = format!("MLST OPTS {}", self.params.mlst_facts.selected());
+                Ok(Answer::reply(200, text))
             }
             Opts::Retr(o) => self.opts_retr(o).await,
-            Opts::Other(name) => {
-                self.done(501, format!("Option {name} not understood."))
-                    .await
-            }
+            Opts::Other(name) => Ok(Answer::reply(501, format!("Option {name} not understood."))),
         }
     }
 
-    pub(crate) async fn cmd_help(&mut self) -> Result<Flow, FtpError> {
-        let mut body = vec![format!(" {HELP_VERBS}")];
-        if self.is_gridftp() {
-            body.push(" DCAU ERET ESTO SBUF SPAS SPOR".into());
-        }
-        self.send(&Reply::multi(
+    pub(crate) async fn cmd_help(&mut self) -> Result<Answer, FtpError> {
+        let body = self.features().help_lines();
+        Ok(Reply::multi(
             214,
             "The following commands are recognized:",
             body,
             "Help OK.",
-        ))
-        .await?;
-        Ok(Flow::Continue)
+        )
+        .into())
     }
 
-    pub(crate) async fn cmd_stat(&mut self, arg: Option<String>) -> Result<Flow, FtpError> {
-        if let Some(status) = self.transfer_status() {
-            return self.done(213, format!("Status: {status}.")).await;
+    pub(crate) async fn cmd_stat(
+        &mut self,
+        link: &Link<'_>,
+        arg: Option<String>,
+    ) -> Result<Answer, FtpError> {
+        if let Some(status) = link.transfer_status() {
+            return Ok(Answer::reply(213, format!("Status: {status}.")));
         }
         match arg {
-            None => self.stat_session().await,
+            None => self.stat_session(link).await,
             Some(path) => self.stat_path(&path).await,
         }
     }
 
-    async fn stat_session(&mut self) -> Result<Flow, FtpError> {
+    async fn stat_session(&mut self, link: &Link<'_>) -> Result<Answer, FtpError> {
         let body = vec![
             format!(" Connected from {}", self.peer),
-            format!(" Logged in as {}", self.user_name()),
-            format!(" TYPE: {}", if self.ascii { "ASCII" } else { "BINARY" }),
+            format!(" Logged in as {}", self.login.user_name()),
+            format!(" TYPE: {}", self.params.type_name()),
             format!(
                 " Control connection: {}",
-                if self.ctrl.is_tls() {
-                    "TLS"
-                } else {
-                    "clear text"
-                }
+                if link.is_tls() { "TLS" } else { "clear text" }
             ),
             format!(
                 " Data connections: {}",
-                if self.prot_private {
+                if self.security.prot_private {
                     "TLS"
                 } else {
                     "clear text"
                 }
             ),
         ];
-        self.send(&Reply::multi(
-            211,
-            "griddock status:",
-            body,
-            "End of status.",
-        ))
-        .await?;
-        Ok(Flow::Continue)
+        Ok(Reply::multi(211, "griddock status:", body, "End of status.").into())
     }
 
     /// `STAT path`: the LIST output over the control connection.
-    async fn stat_path(&mut self, arg: &str) -> Result<Flow, FtpError> {
-        let p = self.resolve(arg)?;
+    async fn stat_path(&mut self, arg: &str) -> Result<Answer, FtpError> {
+        let p = self.login.resolve(arg)?;
         let q = p.clone();
         let entries = self
             .fs(move |root| {
@@ -138,48 +99,39 @@ impl Session {
             .iter()
             .map(|e| long_line(&e.name, &e.facts, now))
             .collect();
-        self.send(&Reply::multi(
-            213,
-            format!("Status of {p}:"),
-            body,
-            "End of status.",
-        ))
-        .await?;
-        Ok(Flow::Continue)
+        Ok(Reply::multi(213, format!("Status of {p}:"), body, "End of status.").into())
     }
 
-    pub(crate) async fn cmd_site(&mut self, args: String) -> Result<Flow, FtpError> {
+    pub(crate) async fn cmd_site(&mut self, args: String) -> Result<Answer, FtpError> {
         let (sub, rest) = args.split_once(' ').unwrap_or((&args, ""));
         match sub.to_ascii_uppercase().as_str() {
             "HELP" => {
-                self.done(
-                    214,
-                    "SITE commands: HELP CHMOD CLIENTINFO RETRBUFSIZE STORBUFSIZE",
-                )
-                .await
+                let text = self.features().site_help();
+                Ok(Answer::reply(214, text))
             }
             "CHMOD" => self.site_chmod(rest).await,
+            // Offered on this endpoint (the policy layer refused them otherwise).
             "CLIENTINFO" | "RETRBUFSIZE" | "STORBUFSIZE" | "BUFSIZE" => {
-                self.gridftp_only(200, "SITE command successful.").await
+                Ok(Answer::reply(200, "SITE command successful."))
             }
-            _ => self.done(500, "Unknown SITE command.").await,
+            _ => Ok(Answer::reply(500, "Unknown SITE command.")),
         }
     }
 
     /// `SITE CHMOD 0644 path` (permission bits only).
-    async fn site_chmod(&mut self, args: &str) -> Result<Flow, FtpError> {
+    async fn site_chmod(&mut self, args: &str) -> Result<Answer, FtpError> {
         let Some((mode, path)) = args.split_once(' ').filter(|(_, p)| !p.is_empty()) else {
-            return self.done(501, "SITE CHMOD: expected mode and path.").await;
+            return Ok(Answer::reply(501, "SITE CHMOD: expected mode and path."));
         };
         let Ok(mode) = u32::from_str_radix(mode, 8) else {
-            return self.done(501, "SITE CHMOD: mode must be octal.").await;
+            return Ok(Answer::reply(501, "SITE CHMOD: mode must be octal."));
         };
         // SECURITY: SITE is not a write verb for the policy layer, so check here.
-        if !self.can_write() {
-            return self.done(550, "Permission denied.").await;
+        if !self.login.can_write() {
+            return Ok(Answer::reply(550, "Permission denied."));
         }
-        let p = self.resolve(path)?;
+        let p = self.login.resolve(path)?;
         self.fs(move |root| root.chmod(&p, mode & 0o777)).await?;
-        self.done(200, "SITE CHMOD command ok.").await
+        Ok(Answer::reply(200, "SITE CHMOD command ok."))
     }
 }

@@ -5,7 +5,8 @@ use std::time::SystemTime;
 
 use crate::ftp::data::Job;
 use crate::ftp::error::FtpError;
-use crate::ftp::session::{Flow, Session};
+use crate::ftp::mlst_facts::Facts;
+use crate::ftp::session::{transfer, Answer, SessionState};
 use crate::storage::{DirEntry, FileFacts, FileKind, VPath};
 use crate::utc;
 
@@ -20,72 +21,15 @@ pub enum Format {
     Machine,
 }
 
-/// MLST facts in FEAT order; `*` marks the ones currently selected (RFC 3659 §7.8).
-const FACT_NAMES: [&str; 8] = [
-    "type",
-    "size",
-    "modify",
-    "perm",
-    "UNIX.mode",
-    "UNIX.uid",
-    "UNIX.gid",
-    "unique",
-];
-
-/// The MLST facts a session asked for with OPTS MLST (all by default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Facts([bool; 8]);
-
-impl Default for Facts {
-    fn default() -> Self {
-        Facts([true; 8])
-    }
-}
-
-impl Facts {
-    pub fn select(names: &[String]) -> Facts {
-        let mut on = [false; 8];
-        for (i, fact) in FACT_NAMES.iter().enumerate() {
-            on[i] = names.iter().any(|n| n.eq_ignore_ascii_case(fact));
-        }
-        Facts(on)
-    }
-
-    /// `type*;size*;…` for FEAT.
-    pub fn feat_line(&self) -> String {
-        FACT_NAMES
-            .iter()
-            .zip(self.0)
-            .map(|(n, on)| {
-                if on {
-                    format!("{n}*;")
-                } else {
-                    format!("{n};")
-                }
-            })
-            .collect()
-    }
-
-    /// The selected names, for the OPTS MLST reply.
-    pub fn selected(&self) -> String {
-        FACT_NAMES
-            .iter()
-            .zip(self.0)
-            .filter(|(_, on)| *on)
-            .map(|(n, _)| format!("{n};"))
-            .collect()
-    }
-}
-
-impl Session {
+impl SessionState {
     pub(crate) async fn cmd_list(
         &mut self,
         arg: Option<String>,
         format: Format,
-    ) -> Result<Flow, FtpError> {
+    ) -> Result<Answer, FtpError> {
         self.transfer_preconditions()?;
-        let path = self.resolve(arg.as_deref().unwrap_or("."))?;
-        let (facts, writable) = (self.mlst_facts, self.can_write());
+        let path = self.login.resolve(arg.as_deref().unwrap_or("."))?;
+        let (facts, writable) = (self.params.mlst_facts, self.login.can_write());
         let p = path.clone();
         let entries = self.fs(move |root| entries_of(root, &p)).await?;
         let now = SystemTime::now();
@@ -105,27 +49,25 @@ impl Session {
         };
         let job = Job::Listing(out.into_bytes());
         let opening = "Here comes the directory listing.".to_string();
-        self.start_transfer(verb, path.to_string(), None, job, opening)
-            .await?;
-        Ok(Flow::Continue)
+        Ok(transfer(verb, path.to_string(), None, job, opening))
     }
 
-    pub(crate) async fn cmd_mlst(&mut self, arg: Option<String>) -> Result<Flow, FtpError> {
-        let path = self.resolve(arg.as_deref().unwrap_or("."))?;
+    pub(crate) async fn cmd_mlst(&mut self, arg: Option<String>) -> Result<Answer, FtpError> {
+        let path = self.login.resolve(arg.as_deref().unwrap_or("."))?;
         let p = path.clone();
         let facts = self.fs(move |root| root.stat(&p)).await?;
         let line = format!(
             " {}",
-            mlsx_line(path.as_str(), &facts, self.mlst_facts, self.can_write())
+            mlsx_line(
+                path.as_str(),
+                &facts,
+                self.params.mlst_facts,
+                self.login.can_write()
+            )
         );
         let reply =
             crate::ftp::control::Reply::multi(250, format!("Listing {path}"), vec![line], "End.");
-        self.send(&reply).await?;
-        Ok(Flow::Continue)
-    }
-
-    pub(crate) fn can_write(&self) -> bool {
-        self.user.as_ref().is_some_and(|u| u.can_write)
+        Ok(reply.into())
     }
 }
 
@@ -235,7 +177,7 @@ pub fn mlsx_line(name: &str, f: &FileFacts, sel: Facts, writable: bool) -> Strin
         f.gid.to_string(),
         format!("{:x}-{:x}", f.dev, f.ino),
     ];
-    for ((fact, value), on) in FACT_NAMES.iter().zip(values).zip(sel.0) {
+    for ((fact, on), value) in sel.each().zip(values) {
         if on {
             out.push_str(&format!("{fact}={value};"));
         }

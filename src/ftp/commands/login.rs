@@ -6,37 +6,42 @@ use crate::auth::{Authenticator, Principal};
 use crate::config::FtpTlsMode;
 use crate::ftp::control::Secret;
 use crate::ftp::error::FtpError;
-use crate::ftp::session::{Flow, Session, State};
+use crate::ftp::session::{Answer, Effect, Link, SessionState, State};
 use crate::metrics::LoginMethod;
 
-impl Session {
-    pub(crate) async fn cmd_user(&mut self, user: String) -> Result<Flow, FtpError> {
-        if self.state == State::LoggedIn {
-            return self.done(503, "Already logged in.").await;
+impl SessionState {
+    pub(crate) async fn cmd_user(
+        &mut self,
+        link: &Link<'_>,
+        user: String,
+    ) -> Result<Answer, FtpError> {
+        if self.login.is_logged_in() {
+            return Ok(Answer::reply(503, "Already logged in."));
         }
         // SECURITY: with tls = "required", credentials never travel in clear text.
         if self.ep.settings.tls_mode == FtpTlsMode::Required
-            && !self.ctrl.is_tls()
-            && !self.ctrl.is_protected()
+            && !link.is_tls()
+            && !link.is_protected()
         {
-            return self.done(530, "TLS required: send AUTH TLS first.").await;
+            return Ok(Answer::reply(530, "TLS required: send AUTH TLS first."));
         }
-        let text = if self.gsi_identity.is_some() {
+        let text = if self.security.gsi_identity.is_some() {
             "GSSAPI user authenticated; send PASS to log in."
         } else if Authenticator::is_anonymous_user(&user) {
             "Anonymous login ok, send your e-mail address as password."
         } else {
             "Password required."
         };
-        self.state = State::AwaitPass { user };
-        self.done(331, text).await
+        self.login.state = State::AwaitPass { user };
+        Ok(Answer::reply(331, text))
     }
 
-    pub(crate) async fn cmd_pass(&mut self, pass: Secret) -> Result<Flow, FtpError> {
-        let State::AwaitPass { user } = std::mem::replace(&mut self.state, State::Connected) else {
-            return self.done(503, "Login with USER first.").await;
+    pub(crate) async fn cmd_pass(&mut self, pass: Secret) -> Result<Answer, FtpError> {
+        let State::AwaitPass { user } = std::mem::replace(&mut self.login.state, State::Connected)
+        else {
+            return Ok(Answer::reply(503, "Login with USER first."));
         };
-        if self.gsi_identity.is_some() {
+        if self.security.gsi_identity.is_some() {
             return self.gsi_login(&user).await;
         }
         match self.ep.auth.login(&user, &pass.0).await {
@@ -59,7 +64,7 @@ impl Session {
         principal: Principal,
         method: LoginMethod,
         identity: Option<&crate::gsi::Identity>,
-    ) -> Result<Flow, FtpError> {
+    ) -> Result<Answer, FtpError> {
         let (rel, write) = (principal.root.clone(), principal.can_write);
         let root = self.ep.root.root();
         let sub = tokio::task::spawn_blocking(move || root.sub_root(&rel, write))
@@ -74,32 +79,26 @@ impl Session {
         self.ep.metrics.logged_in(self.ep.label, method);
         let text = format!("User {} logged in.", principal.name);
         self.logged_in_as(principal, sub);
-        self.done(230, text).await
+        Ok(Answer::reply(230, text))
     }
 
     async fn login_failed(
         &mut self,
         user: &str,
         err: crate::auth::AuthError,
-    ) -> Result<Flow, FtpError> {
+    ) -> Result<Answer, FtpError> {
         warn!(user, error = %err, "login failed");
         self.ep.metrics.login_failed(self.ep.label);
-        self.failures += 1;
+        let failures = self.login.failed();
         // SECURITY: slow down password guessing; the delay is the same for every cause.
         tokio::time::sleep(self.ep.settings.failed_login_delay).await;
-        if self.failures >= self.ep.settings.max_login_failures {
-            self.reply(421, "Too many failed logins.")
-                .await
-                .map_err(FtpError::Control)?;
-            return Ok(Flow::Close);
+        if failures >= self.ep.settings.max_login_failures {
+            return Ok(Answer::reply(421, "Too many failed logins.").then(Effect::Close));
         }
-        self.done(530, "Login incorrect.").await
+        Ok(Answer::reply(530, "Login incorrect."))
     }
 
-    pub(crate) async fn cmd_quit(&mut self) -> Result<Flow, FtpError> {
-        self.reply(221, "Goodbye.")
-            .await
-            .map_err(FtpError::Control)?;
-        Ok(Flow::Close)
+    pub(crate) async fn cmd_quit(&mut self) -> Result<Answer, FtpError> {
+        Ok(Answer::reply(221, "Goodbye.").then(Effect::Close))
     }
 }

@@ -1,18 +1,23 @@
 //! Command handlers, one file per verb family (RFC 959 §4.1 and the extensions named in
-//! each file). [`Session::dispatch`] routes a parsed command to its handler; the policy
-//! layer in `session` has already checked login and write permission.
+//! each file). [`SessionState::dispatch`] routes a parsed command to its handler: an
+//! exhaustive `match`, so every `Command` has one; verb names and policy live in the verb
+//! table (`control::verbs`), and the policy layer in `session` has already checked them.
+//!
+//! Handlers work on the session's plain state and return an [`Answer`]: the reply and what
+//! the I/O shell does next (start a transfer, upgrade to TLS, protect, close). None of them
+//! touches the control connection; [`Link`] lets them ask about it.
 
-pub mod checksum;
+pub mod cksm;
 pub mod datachan;
 pub mod fsops;
+pub mod ftps;
 pub mod gridftp;
-pub mod gsi;
+pub mod gssapi;
 pub mod info;
 pub mod listing;
 pub mod login;
 pub mod nav;
 pub mod params;
-pub mod tls;
 pub mod transfer;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,23 +25,27 @@ use std::sync::Arc;
 
 use super::control::Command;
 use super::error::FtpError;
-use super::session::{Flow, Session};
-use crate::storage::{DataRoot, StorageError, VPath};
+use super::session::{Answer, Effect, Link, SessionState};
+use crate::storage::{DataRoot, StorageError};
 
-impl Session {
-    pub(crate) async fn dispatch(&mut self, cmd: Command) -> Result<Flow, FtpError> {
+impl SessionState {
+    pub(crate) async fn dispatch(
+        &mut self,
+        link: &Link<'_>,
+        cmd: Command,
+    ) -> Result<Answer, FtpError> {
         use Command as C;
         match cmd {
-            C::User(u) => self.cmd_user(u).await,
+            C::User(u) => self.cmd_user(link, u).await,
             C::Pass(p) => self.cmd_pass(p).await,
             C::Quit => self.cmd_quit().await,
-            C::Acct => self.done(202, "ACCT not needed.").await,
-            C::Syst => self.done(215, "UNIX Type: L8").await,
+            C::Acct => Ok(Answer::reply(202, "ACCT not needed.")),
+            C::Syst => Ok(Answer::reply(215, "UNIX Type: L8")),
             C::Feat => self.cmd_feat().await,
             C::Opts(o) => self.cmd_opts(o).await,
             C::Help => self.cmd_help().await,
-            C::Noop => self.done(200, "NOOP ok.").await,
-            C::Stat(p) => self.cmd_stat(p).await,
+            C::Noop => Ok(Answer::reply(200, "NOOP ok.")),
+            C::Stat(p) => self.cmd_stat(link, p).await,
             C::Site(s) => self.cmd_site(s).await,
             C::Pwd => self.cmd_pwd().await,
             C::Cwd(p) => self.cmd_cwd(&p).await,
@@ -44,7 +53,7 @@ impl Session {
             C::Type(t) => self.cmd_type(t).await,
             C::Mode(m) => self.cmd_mode(m).await,
             C::Stru(s) => self.cmd_stru(s).await,
-            C::Allo => self.done(202, "ALLO command ignored.").await,
+            C::Allo => Ok(Answer::reply(202, "ALLO command ignored.")),
             C::Rest(n) => self.cmd_rest(n).await,
             C::Pasv => self.cmd_pasv().await,
             C::Epsv(a) => self.cmd_epsv(a).await,
@@ -52,7 +61,7 @@ impl Session {
             C::Retr(p) => self.cmd_retr(p).await,
             C::Stor(p) => self.cmd_stor(p, false).await,
             C::Appe(p) => self.cmd_stor(p, true).await,
-            C::Abor => self.abort_transfer().await.map(|()| Flow::Continue),
+            C::Abor => Ok(Answer::effect(Effect::Abort)),
             C::List(p) => self.cmd_list(p, listing::Format::Long).await,
             C::Nlst(p) => self.cmd_list(p, listing::Format::Names).await,
             C::Mlsd(p) => self.cmd_list(p, listing::Format::Machine).await,
@@ -65,17 +74,17 @@ impl Session {
             C::Dele(p) => self.cmd_dele(&p).await,
             C::Rnfr(p) => self.cmd_rnfr(&p).await,
             C::Rnto(p) => self.cmd_rnto(&p).await,
-            C::Auth(m) => self.cmd_auth(&m).await,
-            C::Pbsz(n) => self.cmd_pbsz(n).await,
-            C::Prot(l) => self.cmd_prot(l).await,
+            C::Auth(m) => self.cmd_auth(link, &m).await,
+            C::Pbsz(n) => self.cmd_pbsz(link, n).await,
+            C::Prot(l) => self.cmd_prot(link, l).await,
             C::Cksm {
                 alg,
                 offset,
                 length,
                 path,
-            } => self.cmd_cksm(&alg, offset, length, &path).await,
+            } => self.cmd_cksm(link, &alg, offset, length, &path).await,
             // A hint only: the kernel's autotuning sizes the buffers.
-            C::Sbuf(_) => self.done(200, "SBUF command successful.").await,
+            C::Sbuf(_) => Ok(Answer::reply(200, "SBUF command successful.")),
             C::Dcau(mode) => self.cmd_dcau(&mode).await,
             C::RestRanges(r) => self.cmd_rest_ranges(r).await,
             C::Eret {
@@ -90,22 +99,6 @@ impl Session {
         }
     }
 
-    /// Sends a single-line reply and continues.
-    pub(crate) async fn done(
-        &mut self,
-        code: u16,
-        text: impl Into<String>,
-    ) -> Result<Flow, FtpError> {
-        self.reply(code, text).await.map_err(FtpError::Control)?;
-        Ok(Flow::Continue)
-    }
-
-    /// A client path resolved against the working directory (lexically; confinement is
-    /// the `DataRoot`'s job).
-    pub(crate) fn resolve(&self, arg: &str) -> Result<VPath, FtpError> {
-        Ok(self.cwd.resolve(arg)?)
-    }
-
     /// Runs a blocking filesystem operation on the session's root off the runtime.
     pub(crate) async fn fs<T, F>(&self, op: F) -> Result<T, FtpError>
     where
@@ -113,6 +106,7 @@ impl Session {
         F: FnOnce(&DataRoot) -> Result<T, StorageError> + Send + 'static,
     {
         let root = self
+            .login
             .root
             .clone()
             .ok_or_else(|| FtpError::reply(530, "Please login with USER and PASS."))?;
@@ -123,23 +117,24 @@ impl Session {
     }
 }
 
-impl Session {
-    /// [`Session::fs`] for long work (checksums of huge files): `op` gets a flag that is
+impl SessionState {
+    /// [`SessionState::fs`] for long work (checksums of huge files): `op` gets a flag that is
     /// set, and the wait ends, when the client closes the control connection or the
     /// server shuts down, so no abandoned computation keeps a thread or delays shutdown.
-    pub(crate) async fn fs_long<T, F>(&self, op: F) -> Result<T, FtpError>
+    pub(crate) async fn fs_long<T, F>(&self, link: &Link<'_>, op: F) -> Result<T, FtpError>
     where
         T: Send + 'static,
         F: FnOnce(&DataRoot, &AtomicBool) -> Result<T, StorageError> + Send + 'static,
     {
         let root = self
+            .login
             .root
             .clone()
             .ok_or_else(|| FtpError::reply(530, "Please login with USER and PASS."))?;
         let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
         let flag = Arc::clone(&cancel.0);
         let mut task = tokio::task::spawn_blocking(move || op(&root, &flag));
-        let control = self.ctrl.dup_socket();
+        let control = link.dup_socket();
         let mut tick = tokio::time::interval(LONG_OP_CHECK);
         loop {
             tokio::select! {
@@ -163,7 +158,7 @@ impl Session {
 /// How often a long operation looks whether its client is still there.
 const LONG_OP_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Sets the flag when dropped: every way out of [`Session::fs_long`] cancels the work.
+/// Sets the flag when dropped: every way out of [`SessionState::fs_long`] cancels the work.
 struct CancelOnDrop(Arc<AtomicBool>);
 
 impl Drop for CancelOnDrop {

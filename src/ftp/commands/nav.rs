@@ -2,26 +2,26 @@
 
 use crate::ftp::control::reply::quote_path;
 use crate::ftp::error::FtpError;
-use crate::ftp::session::{Flow, Session};
+use crate::ftp::session::{Answer, SessionState};
 use crate::storage::{FileKind, StorageError};
 
-impl Session {
-    pub(crate) async fn cmd_pwd(&mut self) -> Result<Flow, FtpError> {
+impl SessionState {
+    pub(crate) async fn cmd_pwd(&mut self) -> Result<Answer, FtpError> {
         let text = format!(
             "{} is the current directory.",
-            quote_path(self.cwd.as_str())
+            quote_path(self.login.cwd.as_str())
         );
-        self.done(257, text).await
+        Ok(Answer::reply(257, text))
     }
 
-    pub(crate) async fn cmd_cwd(&mut self, arg: &str) -> Result<Flow, FtpError> {
-        let target = self.resolve(arg)?;
+    pub(crate) async fn cmd_cwd(&mut self, arg: &str) -> Result<Answer, FtpError> {
+        let target = self.login.resolve(arg)?;
         let probe = target.clone();
         let facts = self.fs(move |root| root.stat(&probe)).await?;
         if facts.kind != FileKind::Dir {
             return Err(StorageError::NotADirectory.into());
         }
-        self.cwd = target;
-        self.done(250, "Directory successfully changed.").await
+        self.login.cwd = target;
+        Ok(Answer::reply(250, "Directory successfully changed."))
     }
 }

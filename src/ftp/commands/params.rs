@@ -2,52 +2,52 @@
 
 use crate::ftp::control::DataType;
 use crate::ftp::error::FtpError;
-use crate::ftp::session::{Flow, Session};
+use crate::ftp::session::{Answer, SessionState};
 
-impl Session {
-    pub(crate) async fn cmd_type(&mut self, t: DataType) -> Result<Flow, FtpError> {
-        self.ascii = t == DataType::Ascii;
-        let text = if self.ascii {
+impl SessionState {
+    pub(crate) async fn cmd_type(&mut self, t: DataType) -> Result<Answer, FtpError> {
+        self.params.ascii = t == DataType::Ascii;
+        let text = if self.params.ascii {
             "Switching to ASCII mode."
         } else {
             "Switching to Binary mode."
         };
-        self.done(200, text).await
+        Ok(Answer::reply(200, text))
     }
 
-    pub(crate) async fn cmd_mode(&mut self, mode: char) -> Result<Flow, FtpError> {
+    pub(crate) async fn cmd_mode(&mut self, mode: char) -> Result<Answer, FtpError> {
         // Cached MODE E connections never carry a transfer in another mode.
-        self.cached = None;
+        self.data.cached = None;
         match mode {
             'S' => {
-                self.mode_e = false;
-                self.done(200, "Mode set to S.").await
+                self.params.mode_e = false;
+                Ok(Answer::reply(200, "Mode set to S."))
             }
-            'E' if self.is_gridftp() => {
-                self.mode_e = true;
-                self.done(200, "Mode set to E.").await
+            // Offered on this endpoint: the policy layer refused MODE E otherwise.
+            'E' => {
+                self.params.mode_e = true;
+                Ok(Answer::reply(200, "Mode set to E."))
             }
-            _ => {
-                self.done(504, "Only stream mode (MODE S) is supported.")
-                    .await
-            }
+            _ => Ok(Answer::reply(
+                504,
+                "Only stream mode (MODE S) is supported.",
+            )),
         }
     }
 
-    pub(crate) async fn cmd_stru(&mut self, stru: char) -> Result<Flow, FtpError> {
+    pub(crate) async fn cmd_stru(&mut self, stru: char) -> Result<Answer, FtpError> {
         match stru {
-            'F' => self.done(200, "Structure set to F.").await,
-            _ => {
-                self.done(504, "Only file structure (STRU F) is supported.")
-                    .await
-            }
+            'F' => Ok(Answer::reply(200, "Structure set to F.")),
+            _ => Ok(Answer::reply(
+                504,
+                "Only file structure (STRU F) is supported.",
+            )),
         }
     }
 
-    pub(crate) async fn cmd_rest(&mut self, offset: u64) -> Result<Flow, FtpError> {
-        self.rest = Some(offset);
-        self.rest_ranges = None;
+    pub(crate) async fn cmd_rest(&mut self, offset: u64) -> Result<Answer, FtpError> {
+        self.params.restart_at(offset);
         let text = format!("Restarting at {offset}. Send STORE or RETRIEVE to initiate transfer.");
-        self.done(350, text).await
+        Ok(Answer::reply(350, text))
     }
 }

@@ -2,9 +2,9 @@
 //! forms: ERET P / ESTO A (GFD.20 partial retrieve, adjusted store) and MODE E restart
 //! ranges (`REST s-e,…`). ABOR is handled by the session's transfer bookkeeping.
 
-use crate::ftp::data::Job;
+use crate::ftp::data::{FileSpan, Job};
 use crate::ftp::error::FtpError;
-use crate::ftp::session::{Flow, Session};
+use crate::ftp::session::{transfer, Answer, SessionState};
 use crate::gridftp::ranges::RangeSet;
 use crate::metrics::Direction;
 use crate::storage::{StorageError, UploadMode};
@@ -19,9 +19,9 @@ struct Window {
     base: u64,
 }
 
-impl Session {
-    pub(crate) async fn cmd_retr(&mut self, arg: String) -> Result<Flow, FtpError> {
-        let start = self.rest.take().unwrap_or(0);
+impl SessionState {
+    pub(crate) async fn cmd_retr(&mut self, arg: String) -> Result<Answer, FtpError> {
+        let start = self.params.rest.take().unwrap_or(0);
         let window = Window {
             start,
             end: None,
@@ -36,8 +36,8 @@ impl Session {
         arg: String,
         offset: u64,
         length: u64,
-    ) -> Result<Flow, FtpError> {
-        self.rest = None;
+    ) -> Result<Answer, FtpError> {
+        self.params.rest = None;
         let window = Window {
             start: offset,
             end: Some(offset.saturating_add(length)),
@@ -51,10 +51,10 @@ impl Session {
         verb: &'static str,
         arg: String,
         window: Window,
-    ) -> Result<Flow, FtpError> {
+    ) -> Result<Answer, FtpError> {
         self.transfer_preconditions()?;
-        let path = self.resolve(&arg)?;
-        let holes = self.rest_ranges.take();
+        let path = self.login.resolve(&arg)?;
+        let holes = self.params.rest_ranges.take();
         let p = path.clone();
         let (file, size) = self
             .fs(move |root| {
@@ -68,46 +68,36 @@ impl Session {
         }
         let end = window.end.unwrap_or(size).min(size);
         let segments = match &holes {
-            Some(have) if self.mode_e => missing(have, window.base, window.start, end),
+            Some(have) if self.params.mode_e => missing(have, window.base, window.start, end),
             _ => vec![(window.start, end)],
         };
         let len: u64 = segments.iter().map(|(a, b)| b - a).sum();
-        let kind = if self.ascii { "ASCII" } else { "BINARY" };
+        let kind = self.params.type_name();
         let opening = format!("Opening {kind} mode data connection for {path} ({len} bytes).");
-        let job = Job::Send {
+        let job = Job::Send(FileSpan {
             file,
             segments,
             base: window.base,
-        };
-        self.start_transfer(
+        });
+        Ok(transfer(
             verb,
             path.to_string(),
             Some(Direction::Download),
             job,
             opening,
-        )
-        .await?;
-        Ok(Flow::Continue)
+        ))
     }
 
-    pub(crate) async fn cmd_stor(&mut self, arg: String, append: bool) -> Result<Flow, FtpError> {
-        let mode = match (append, self.rest.take(), self.rest_ranges.take()) {
-            (true, _, _) => UploadMode::Append,
-            (false, Some(n), _) if n > 0 => UploadMode::Resume(n),
-            // MODE E restart: continue the part file up to the end of what the client
-            // says we hold; it sends the rest (block offsets stay absolute).
-            (false, _, Some(have)) => UploadMode::Resume(have.ranges().last().map_or(0, |r| r.1)),
-            (false, _, _) => UploadMode::Replace,
-        };
+    pub(crate) async fn cmd_stor(&mut self, arg: String, append: bool) -> Result<Answer, FtpError> {
+        let mode = self.params.take_upload_mode(append);
         let verb = if append { "APPE" } else { "STOR" };
         self.upload(verb, arg, mode, 0).await
     }
 
     /// `ESTO A offset path`: the data lands at `offset` (+ the MODE E block offsets); the
     /// existing file's first `offset` bytes are kept.
-    pub(crate) async fn cmd_esto(&mut self, arg: String, offset: u64) -> Result<Flow, FtpError> {
-        self.rest = None;
-        self.rest_ranges = None;
+    pub(crate) async fn cmd_esto(&mut self, arg: String, offset: u64) -> Result<Answer, FtpError> {
+        self.params.clear_restart();
         let mode = if offset == 0 {
             UploadMode::Replace
         } else {
@@ -122,27 +112,25 @@ impl Session {
         arg: String,
         mode: UploadMode,
         base: u64,
-    ) -> Result<Flow, FtpError> {
+    ) -> Result<Answer, FtpError> {
         self.transfer_preconditions()?;
-        let path = self.resolve(&arg)?;
+        let path = self.login.resolve(&arg)?;
         let p = path.clone();
         let upload = self.fs(move |root| root.begin_upload(&p, mode)).await?;
         let job = Job::Receive { upload, base };
-        self.start_transfer(
+        Ok(transfer(
             verb,
             path.to_string(),
             Some(Direction::Upload),
             job,
             "Ok to send data.".into(),
-        )
-        .await?;
-        Ok(Flow::Continue)
+        ))
     }
 
     /// Checked before any file is opened, so a refused transfer leaves nothing behind.
     pub(crate) fn transfer_preconditions(&self) -> Result<(), FtpError> {
         self.check_data_protection()?;
-        if !self.has_data_channel() {
+        if !self.data.is_ready(self.params.mode_e) {
             return Err(FtpError::reply(425, "Use PORT, EPRT, PASV or EPSV first."));
         }
         Ok(())

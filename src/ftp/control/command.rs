@@ -139,7 +139,8 @@ pub struct RetrOpts {
     pub block_size: Option<u64>,
 }
 
-/// Static properties the policy layer checks before any handler runs.
+/// What the policy layer checks before any handler runs, from the verb table (what an
+/// endpoint offers is `ftp::features`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Spec {
     /// Allowed before login.
@@ -148,110 +149,6 @@ pub struct Spec {
     pub writes: bool,
     /// Allowed (answered at once) while a transfer runs; everything else is queued.
     pub during_transfer: bool,
-    /// A GridFTP extension (GFD.20): "not understood" on the plain FTP endpoint.
-    pub gridftp_only: bool,
-}
-
-impl Command {
-    /// The verb as sent on the wire (upper case), for logs.
-    pub fn verb(&self) -> &'static str {
-        use Command::*;
-        match self {
-            User(_) => "USER",
-            Pass(_) => "PASS",
-            Acct => "ACCT",
-            Quit => "QUIT",
-            Syst => "SYST",
-            Feat => "FEAT",
-            Opts(_) => "OPTS",
-            Help => "HELP",
-            Noop => "NOOP",
-            Stat(_) => "STAT",
-            Site(_) => "SITE",
-            Pwd => "PWD",
-            Cwd(_) => "CWD",
-            Cdup => "CDUP",
-            Type(_) => "TYPE",
-            Mode(_) => "MODE",
-            Stru(_) => "STRU",
-            Allo => "ALLO",
-            Rest(_) => "REST",
-            Pasv => "PASV",
-            Epsv(_) => "EPSV",
-            Port(_) => "PORT",
-            Eprt(_) => "EPRT",
-            Retr(_) => "RETR",
-            Stor(_) => "STOR",
-            Appe(_) => "APPE",
-            Abor => "ABOR",
-            List(_) => "LIST",
-            Nlst(_) => "NLST",
-            Mlsd(_) => "MLSD",
-            Mlst(_) => "MLST",
-            Size(_) => "SIZE",
-            Mdtm(_) => "MDTM",
-            Mfmt(..) => "MFMT",
-            Mkd(_) => "MKD",
-            Rmd(_) => "RMD",
-            Dele(_) => "DELE",
-            Rnfr(_) => "RNFR",
-            Rnto(_) => "RNTO",
-            Auth(_) => "AUTH",
-            Pbsz(_) => "PBSZ",
-            Prot(_) => "PROT",
-            Cksm { .. } => "CKSM",
-            Sbuf(_) => "SBUF",
-            Dcau(_) => "DCAU",
-            RestRanges(_) => "REST",
-            Eret { .. } => "ERET",
-            Esto { .. } => "ESTO",
-            Spas => "SPAS",
-            Adat(_) => "ADAT",
-            Spor(_) => "SPOR",
-        }
-    }
-
-    pub fn spec(&self) -> Spec {
-        use Command::*;
-        let anonymous = matches!(
-            self,
-            User(_)
-                | Pass(_)
-                | Quit
-                | Syst
-                | Feat
-                | Opts(_)
-                | Help
-                | Noop
-                | Auth(_)
-                | Adat(_)
-                | Pbsz(_)
-                | Prot(_)
-        );
-        let writes = matches!(
-            self,
-            Stor(_)
-                | Appe(_)
-                | Esto { .. }
-                | Mkd(_)
-                | Rmd(_)
-                | Dele(_)
-                | Rnfr(_)
-                | Rnto(_)
-                | Mfmt(..)
-        );
-        let during_transfer = matches!(self, Abor | Stat(None));
-        let gridftp_only = matches!(
-            self,
-            Eret { .. } | Esto { .. } | Spas | Spor(_) | Dcau(_) | Sbuf(_)
-        );
-        Spec {
-            anonymous,
-            writes,
-            during_transfer,
-            gridftp_only,
-        }
-    }
 }
 
 impl fmt::Display for Command {

@@ -1,31 +1,26 @@
 //! One data transfer from set-up to completion (RFC 959 §5.2): open the data connection
 //! (accept under the FXP policy or connect out), negotiate TLS when PROT P is in force,
-//! then move the bytes on the blocking pool.
+//! then move the bytes: the top of the data layer, which flows one way,
+//! `job` → {`stream`, `mode_e`, each with its readiness `tasks`} → `ready`, `zerocopy`, with
+//! `params` (how to connect) and `outcome` (how a transfer ends) below them all.
 
-use std::fs::File;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::ServerConfig;
-
 use super::conn::DataConn;
+use super::outcome::{give_up, worker_failed, Outcome, TransferError};
+use super::params::{establish, no_setup, DataParams};
 use super::ready::Driver;
 use super::setup::{accept_allowed, connect_active, DataSetup};
-use super::{stream, FxpPolicy, TransferCtl};
-use crate::storage::{StorageError, Upload};
+use super::{stream, FileSpan, TransferCtl};
+use crate::storage::Upload;
 
 /// What to move once the data connection is up.
 pub enum Job {
-    /// Download the byte ranges `segments` of `file` (ascending; stream mode sends one
-    /// contiguous span). MODE E block offsets are relative to `base` (ERET).
-    Send {
-        file: File,
-        segments: Vec<(u64, u64)>,
-        base: u64,
-    },
+    /// Download a span of a file (stream mode sends one contiguous range).
+    Send(FileSpan),
     /// Send a generated payload (LIST, NLST, MLSD).
     Listing(Vec<u8>),
     /// Upload into `upload`; committed (renamed into place) only on success. MODE E block
@@ -33,93 +28,12 @@ pub enum Job {
     Receive { upload: Upload, base: u64 },
 }
 
-/// Everything needed to open the data connection.
-pub struct DataParams {
-    pub setup: DataSetup,
-    pub policy: FxpPolicy,
-    pub control_peer: IpAddr,
-    pub local_ip: IpAddr,
-    pub tls: Option<Arc<ServerConfig>>,
-    pub timeout: Duration,
-    pub ascii: bool,
-    /// A duplicate of the control socket: an upload is committed only while the client
-    /// is still there (a killed client closes both connections; in stream mode the data
-    /// EOF alone would look like a complete file).
-    pub control: Option<OwnedFd>,
-    /// MODE E (GridFTP extended block mode) instead of stream mode.
-    pub mode_e: bool,
-    /// Connections to open when sending in MODE E (OPTS RETR Parallelism).
-    pub parallelism: u32,
-    /// MODE E block size when sending (OPTS RETR BlockSize).
-    pub block_size: u64,
-    /// MODE E uploads: blocks may not end beyond this (`None`: the file system's size).
-    pub max_file_size: Option<u64>,
-    /// MODE E connections cached from the previous transfer in this direction.
-    pub reuse: Vec<DataConn>,
-    /// GSI data-channel security (DCAU A/S) for every new data connection.
-    pub gsi: Option<Arc<crate::gsi::datachan::DataSecurity>>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TransferError {
-    #[error("Can't open data connection: {0}")]
-    Connect(io::Error),
-    #[error("TLS negotiation on the data connection failed: {0}")]
-    Tls(io::Error),
-    #[error("Transfer aborted")]
-    Aborted,
-    #[error("Connection closed; transfer aborted: {0}")]
-    Data(io::Error),
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-}
-
-impl TransferError {
-    /// A transfer loop's error: the file system's (full disk, EIO, …) takes the storage
-    /// error → reply mapping, anything else is the data connection's.
-    pub fn from_io(e: io::Error) -> TransferError {
-        if StorageError::is_disk_error(&e) {
-            TransferError::Storage(StorageError::from_io(e))
-        } else {
-            TransferError::Data(e)
-        }
-    }
-
-    fn is_full(&self) -> bool {
-        matches!(self, TransferError::Storage(s) if s.is_full())
-    }
-}
-
-/// Result of a transfer: bytes moved on the data connection and how it ended.
-#[derive(Debug)]
-pub struct Outcome {
-    pub bytes: u64,
-    /// The data connection's remote end (in FXP: the other server, not the client).
-    pub data_peer: Option<SocketAddr>,
-    pub result: Result<(), TransferError>,
-    /// MODE E: the connections and set-up to keep for the next transfer.
-    pub cache: Option<super::Cached>,
-    /// Data connections the transfer used.
-    pub streams: usize,
-}
-
 pub async fn run(mut p: DataParams, job: Job, ctl: Arc<TransferCtl>) -> Outcome {
     if p.mode_e {
         use super::mode_e::{receive, send, Payload};
         let reuse = std::mem::take(&mut p.reuse);
         return match job {
-            Job::Send {
-                file,
-                segments,
-                base,
-            } => {
-                let payload = Payload::File {
-                    file,
-                    segments,
-                    base,
-                };
-                send(p, reuse, payload, ctl).await
-            }
+            Job::Send(span) => send(p, reuse, Payload::File(span), ctl).await,
             Job::Listing(data) => send(p, reuse, Payload::Bytes(data), ctl).await,
             Job::Receive { upload, base } => receive(p, reuse, upload, base, ctl).await,
         };
@@ -131,15 +45,7 @@ pub async fn run(mut p: DataParams, job: Job, ctl: Arc<TransferCtl>) -> Outcome 
     };
     let conn = match conn {
         Ok(c) => c,
-        Err(e) => {
-            return Outcome {
-                bytes: 0,
-                data_peer: None,
-                result: Err(e),
-                cache: None,
-                streams: 0,
-            }
-        }
+        Err(e) => return Outcome::failed(e),
     };
     let data_peer = conn.tcp().peer_addr().ok();
     // MODE S uses one connection: the passive listener (and its per-client slot) can go.
@@ -185,30 +91,6 @@ async fn open(p: &DataParams) -> Result<DataConn, TransferError> {
     establish(tcp, p, matches!(p.setup, DataSetup::Active(_))).await
 }
 
-/// Completes a new data connection under the session's protection; a failed handshake
-/// is a TLS error, anything else a connection error. `initiator`: we connected.
-pub(super) async fn establish(
-    tcp: tokio::net::TcpStream,
-    p: &DataParams,
-    initiator: bool,
-) -> Result<DataConn, TransferError> {
-    let secured = p.tls.is_some() || p.gsi.is_some();
-    DataConn::secure(tcp, p.tls.clone(), p.gsi.clone(), initiator, p.timeout)
-        .await
-        .map_err(if secured {
-            TransferError::Tls
-        } else {
-            TransferError::Connect
-        })
-}
-
-pub(super) fn no_setup() -> TransferError {
-    TransferError::Connect(io::Error::new(
-        io::ErrorKind::NotConnected,
-        "no PORT or PASV",
-    ))
-}
-
 fn execute(
     mut conn: DataConn,
     job: Job,
@@ -217,10 +99,9 @@ fn execute(
     ctl: &TransferCtl,
 ) -> Result<(), TransferError> {
     match job {
-        Job::Send { file, segments, .. } => {
-            let offset = segments.first().map_or(0, |s| s.0);
-            let end = segments.last().map_or(0, |s| s.1);
-            stream::send_file(&mut conn, &file, offset, end - offset, ascii, ctl).map(drop)
+        Job::Send(span) => {
+            let (offset, len) = span.extent();
+            stream::send_file(&mut conn, &span.file, offset, len, ascii, ctl).map(drop)
         }
         Job::Listing(data) => stream::send_bytes(&mut conn, &data, ctl).map(drop),
         Job::Receive { upload, .. } => {
@@ -242,15 +123,14 @@ async fn run_ready(
     timeout: Duration,
     ctl: &Arc<TransferCtl>,
 ) -> Result<(), TransferError> {
-    use super::stream_tasks::{Chunks, FileSink, ReceiveTask, SendTask};
+    use super::stream::tasks::{Chunks, FileSink, ReceiveTask, SendTask};
     let driver = Driver::new(sock, timeout).map_err(TransferError::Data)?;
     let sent = match job {
-        Job::Send { file, segments, .. } => {
-            let offset = segments.first().map_or(0, |s| s.0);
-            let len = segments.last().map_or(0, |s| s.1) - offset;
+        Job::Send(span) => {
+            let (offset, len) = span.extent();
             let task = match (&tls, ascii) {
-                (None, false) => SendTask::sendfile(file, offset, len),
-                _ => SendTask::chunks(Chunks::file(file, offset, len, ascii), tls),
+                (None, false) => SendTask::sendfile(span.file, offset, len),
+                _ => SendTask::chunks(Chunks::file(span.file, offset, len, ascii), tls),
             };
             driver.drive(task, ctl).await
         }
@@ -294,20 +174,6 @@ fn complete_upload(
     };
     give_up(upload, &result);
     result
-}
-
-/// An upload that did not complete: kept as a resumable part file, except after a full
-/// disk or quota, where the partial is removed so the space comes back at once.
-pub(super) fn give_up(upload: Upload, result: &Result<(), TransferError>) {
-    match result {
-        Err(e) if e.is_full() => upload.discard(),
-        _ => upload.abort(),
-    }
-}
-
-pub(super) fn worker_failed(e: tokio::task::JoinError) -> TransferError {
-    tracing::error!(error = %e, "transfer worker failed");
-    TransferError::Data(io::Error::other("transfer worker failed"))
 }
 
 /// False when the control connection has been closed by the client (a zero-byte peek).

@@ -6,13 +6,14 @@
 pub mod conn;
 pub mod job;
 pub mod mode_e;
-mod mode_e_tasks;
+pub mod outcome;
+pub mod params;
 pub mod policy;
 pub mod ready;
 pub mod setup;
 pub mod stream;
-mod stream_tasks;
 
+use std::fs::File;
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::OwnedFd;
@@ -24,10 +25,29 @@ use tokio_util::sync::CancellationToken;
 use crate::gridftp::ranges::RangeSet;
 
 pub use conn::DataConn;
-pub use job::{Job, Outcome, TransferError};
-pub use mode_e::Cached;
+pub use job::Job;
+pub use outcome::{Cached, Outcome, TransferError};
+pub use params::DataParams;
 pub use policy::{FxpPolicy, PolicyError};
 pub use setup::DataSetup;
+
+/// The byte ranges `segments` (absolute, ascending; stream mode sends the one span from
+/// the first start to the last end) of `file`; MODE E block offsets are relative to
+/// `base` (ERET's offset, else 0).
+pub struct FileSpan {
+    pub file: File,
+    pub segments: Vec<(u64, u64)>,
+    pub base: u64,
+}
+
+impl FileSpan {
+    /// Stream mode's one span: (first offset, length).
+    pub fn extent(&self) -> (u64, u64) {
+        let start = self.segments.first().map_or(0, |s| s.0);
+        let end = self.segments.last().map_or(0, |s| s.1);
+        (start, end.saturating_sub(start))
+    }
+}
 
 /// Shared between the control loop and one running transfer: the control side aborts and
 /// reads progress; the transfer side checks for abort and counts bytes.

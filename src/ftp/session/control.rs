@@ -1,5 +1,9 @@
 //! The control connection's byte stream: clear text, or TLS after `AUTH TLS` (RFC 4217
 //! §4–5), framed into lines by [`LineDecoder`] and written as encoded [`Reply`]s.
+//!
+//! It runs over a [`Transport`]: the accepted TCP socket in the server, or any other
+//! `AsyncRead + AsyncWrite` byte stream (`tokio::io::duplex` in the in-process tests). Only
+//! the liveness checks need a socket; over any other stream the client counts as present.
 
 use std::io;
 use std::pin::Pin;
@@ -16,9 +20,41 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::ftp::control::{Frame, LineDecoder, Reply};
 
+/// A byte stream a control channel can run over besides a TCP socket.
+pub trait ControlIo: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static> ControlIo for T {}
+
+/// What the control channel runs over.
+pub enum Transport {
+    /// An accepted connection: its socket also serves the liveness checks
+    /// ([`Control::dup_socket`]).
+    Tcp(TcpStream),
+    /// Any other byte stream: no socket to duplicate, so the client always counts as
+    /// present.
+    Stream(Box<dyn ControlIo>),
+}
+
+impl Transport {
+    /// Any byte stream (a `tokio::io::duplex` end in tests).
+    pub fn stream(io: impl ControlIo) -> Self {
+        Self::Stream(Box::new(io))
+    }
+
+    fn dup_socket(&self) -> Option<std::os::fd::OwnedFd> {
+        let Transport::Tcp(tcp) = self else {
+            return None;
+        };
+        socket2::SockRef::from(tcp)
+            .try_clone()
+            .ok()
+            .map(std::os::fd::OwnedFd::from)
+    }
+}
+
 enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Plain(Transport),
+    Tls(Box<TlsStream<Transport>>),
     /// Transient state during the TLS upgrade (or after it failed).
     Gone,
 }
@@ -36,9 +72,9 @@ pub struct Control {
 }
 
 impl Control {
-    pub fn new(stream: TcpStream) -> Self {
+    pub fn new(transport: Transport) -> Self {
         Self {
-            stream: Stream::Plain(stream),
+            stream: Stream::Plain(transport),
             gsi: None,
             buf: BytesMut::new(),
             decoder: LineDecoder::new(),
@@ -46,17 +82,14 @@ impl Control {
         }
     }
 
-    /// A duplicate of the underlying TCP socket (for liveness checks off the runtime).
+    /// A duplicate of the underlying TCP socket (for liveness checks off the runtime);
+    /// `None` when the transport is no socket.
     pub fn dup_socket(&self) -> Option<std::os::fd::OwnedFd> {
-        let tcp = match &self.stream {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => s.get_ref().0,
-            Stream::Gone => return None,
-        };
-        socket2::SockRef::from(tcp)
-            .try_clone()
-            .ok()
-            .map(std::os::fd::OwnedFd::from)
+        match &self.stream {
+            Stream::Plain(t) => t.dup_socket(),
+            Stream::Tls(s) => s.get_ref().0.dup_socket(),
+            Stream::Gone => None,
+        }
     }
 
     pub fn is_tls(&self) -> bool {
@@ -83,7 +116,7 @@ impl Control {
     }
 
     /// The credential the client delegated during the GSI exchange.
-    pub fn delegated(&self) -> Option<&crate::gsi::context::Delegated> {
+    pub fn delegated(&self) -> Option<&crate::gsi::delegation::Delegated> {
         self.gsi.as_ref().and_then(|g| g.delegated())
     }
 
@@ -126,10 +159,10 @@ impl Control {
         // executed as if it had come over TLS (command injection, CVE-2011-0411 class).
         self.buf.clear();
         self.decoder = LineDecoder::new();
-        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Gone) else {
+        let Stream::Plain(transport) = std::mem::replace(&mut self.stream, Stream::Gone) else {
             return Err(io::Error::other("control connection is already TLS"));
         };
-        let accept = TlsAcceptor::from(cfg).accept(tcp);
+        let accept = TlsAcceptor::from(cfg).accept(transport);
         let tls = tokio::time::timeout(timeout, accept)
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
@@ -168,6 +201,65 @@ fn protect_reply(ctx: &mut crate::gsi::GsiContext, clear: &[u8]) -> io::Result<V
 
 fn gone() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "control connection closed")
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Transport::Stream(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::Stream(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    // Forwarded so TLS records reach a socket with one writev, as without the wrapper.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Transport::Stream(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Transport::Tcp(s) => s.is_write_vectored(),
+            Transport::Stream(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Transport::Stream(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::Stream(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
 }
 
 impl AsyncRead for Stream {

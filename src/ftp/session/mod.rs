@@ -1,8 +1,23 @@
 //! One control connection from greeting to QUIT (RFC 959 §5.4 command/reply sequencing),
-//! with explicit states (`Connected → AwaitPass → LoggedIn`; GSI adds `AwaitAdat` later),
-//! pipelined commands queued while a transfer runs, and idle/login timeouts.
+//! with explicit states (`Connected → AwaitPass → LoggedIn`; a GSI login runs its
+//! `AUTH GSSAPI`/`ADAT` exchange while `Connected`, held in `gsi_exchange` until the
+//! handshake completes, RFC 2228 §3), pipelined commands queued while a transfer runs, and
+//! idle/login timeouts.
+//!
+//! `Session` is the I/O shell: the control channel, the running transfer, pipelined
+//! commands and timers. Handlers (`ftp::commands`) work on its plain state,
+//! [`SessionState`] (`state.rs`), grouped by the protocol part it belongs to: `Login`
+//! (`login.rs`), `TransferParams` (`params.rs`), `DataChannel` (`datachan.rs`) and
+//! `Security` (`security.rs`); they return an [`Answer`] (`answer.rs`), a reply plus an
+//! effect, which the shell sends and applies.
 
+mod answer;
 mod control;
+mod datachan;
+mod login;
+mod params;
+mod security;
+mod state;
 mod transfer;
 
 use std::collections::VecDeque;
@@ -14,26 +29,26 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-pub use control::Control;
+pub(crate) use answer::{Answer, Effect};
+pub use control::{Control, ControlIo, Transport};
+pub use login::State;
+pub use state::SessionState;
+pub(crate) use state::{transfer, Link};
 pub use transfer::Running;
 
-use super::control::{parse, Command, Frame, Reply};
-use super::data::DataSetup;
+use datachan::DataChannel;
+use login::Login;
+use params::TransferParams;
+use security::Security;
+
+use super::control::{parse, Command, Frame, ParseError, Reply};
+use super::endpoint::Endpoint;
 use super::error::FtpError;
-use super::server::Endpoint;
-use crate::auth::Principal;
-use crate::storage::{DataRoot, VPath};
+use super::features::Features;
 
 /// Commands queued behind a running transfer, at most; a client that pipelines more is
 /// disconnected (bounded memory per session).
 const MAX_PENDING: usize = 128;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum State {
-    Connected,
-    AwaitPass { user: String },
-    LoggedIn,
-}
 
 /// What the session loop does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,95 +57,53 @@ pub enum Flow {
     Close,
 }
 
+/// One control connection: the I/O shell (control channel, the running transfer,
+/// pipelined commands, timers) around the plain state the handlers work on.
 pub struct Session {
-    pub(crate) ep: Arc<Endpoint>,
-    pub(crate) peer: SocketAddr,
-    pub(crate) local: SocketAddr,
+    pub(crate) st: SessionState,
     pub(crate) ctrl: Control,
-    pub(crate) state: State,
-    pub(crate) user: Option<Principal>,
-    pub(crate) root: Option<DataRoot>,
-    pub(crate) cwd: VPath,
-    pub(crate) data: DataSetup,
-    /// MODE E data connections kept from the last transfer (GFD.20 data-channel caching).
-    pub(crate) cached: Option<super::data::Cached>,
-    /// GSI: the security exchange in progress (between AUTH GSSAPI and the last ADAT).
-    pub(crate) gsi_exchange: Option<Box<crate::gsi::GsiContext>>,
-    /// GSI: who authenticated (the end-entity DN), once the exchange is complete.
-    pub(crate) gsi_identity: Option<crate::gsi::Identity>,
-    /// GSI data-channel authentication (DCAU) and protection (PROT P) in force.
-    pub(crate) dcau: crate::gsi::datachan::Dcau,
-    pub(crate) gsi_private: bool,
-    /// Built from the delegated credential when DCAU is on; dropped when DCAU/PROT change.
-    pub(crate) data_sec: Option<std::sync::Arc<crate::gsi::datachan::DataSecurity>>,
-    pub(crate) epsv_all: bool,
-    pub(crate) rest: Option<u64>,
-    /// `REST s-e,…` (MODE E): ranges the receiver already has.
-    pub(crate) rest_ranges: Option<crate::gridftp::ranges::RangeSet>,
-    pub(crate) rnfr: Option<VPath>,
-    pub(crate) ascii: bool,
-    pub(crate) pbsz: bool,
-    pub(crate) prot_private: bool,
-    /// GridFTP: MODE E and the parallelism for MODE E sends.
-    pub(crate) mode_e: bool,
-    pub(crate) parallelism: u32,
-    /// MODE E block size for sends (OPTS RETR BlockSize).
-    pub(crate) block_size: u64,
-    pub(crate) mlst_facts: super::commands::listing::Facts,
-    pub(crate) failures: u32,
     pub(crate) transfer: Option<Running>,
-    /// When the passive listener in `data` was opened: it is closed if unused after the
-    /// data timeout, so a client cannot hoard passive ports by never connecting.
-    pub(crate) passive_since: Option<Instant>,
     pending: VecDeque<Command>,
     connected_at: Instant,
     last_activity: Instant,
 }
 
 impl Session {
+    /// A session on an accepted connection.
     pub fn new(ep: Arc<Endpoint>, stream: TcpStream, peer: SocketAddr) -> io::Result<Self> {
         let local = stream.local_addr()?;
-        Ok(Self {
-            ep,
-            peer,
-            local,
-            ctrl: Control::new(stream),
-            state: State::Connected,
-            user: None,
-            root: None,
-            cwd: VPath::root(),
-            data: DataSetup::None,
-            cached: None,
-            gsi_exchange: None,
-            gsi_identity: None,
-            dcau: crate::gsi::datachan::Dcau::None,
-            gsi_private: false,
-            data_sec: None,
-            epsv_all: false,
-            rest: None,
-            rest_ranges: None,
-            rnfr: None,
-            ascii: false,
-            pbsz: false,
-            prot_private: false,
-            mode_e: false,
-            parallelism: 1,
-            block_size: crate::ftp::data::mode_e::DEFAULT_BLOCK,
-            mlst_facts: Default::default(),
-            failures: 0,
+        Ok(Self::over(ep, Transport::Tcp(stream), peer, local))
+    }
+
+    /// A session whose control channel runs over any byte stream (`tokio::io::duplex` in
+    /// tests), as if `peer` had connected to `local`: data connections still use real
+    /// sockets on `local`'s address, and with no control socket to check the client
+    /// always counts as present.
+    pub fn over_stream(
+        ep: Arc<Endpoint>,
+        io: impl ControlIo,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> Self {
+        Self::over(ep, Transport::stream(io), peer, local)
+    }
+
+    fn over(ep: Arc<Endpoint>, transport: Transport, peer: SocketAddr, local: SocketAddr) -> Self {
+        Self {
+            st: SessionState::new(ep, peer, local),
+            ctrl: Control::new(transport),
             transfer: None,
-            passive_since: None,
             pending: VecDeque::new(),
             connected_at: Instant::now(),
             last_activity: Instant::now(),
-        })
+        }
     }
 
     pub async fn run(mut self) {
         // Dropped on every exit, unwinding included: the gauge never leaks.
-        let _open = self.ep.metrics.session_opened(self.ep.label);
+        let _open = self.st.ep.metrics.session_opened(self.st.ep.label);
         info!("session opened");
-        let banner = Reply::new(220, self.ep.settings.banner.clone());
+        let banner = Reply::new(220, self.st.ep.settings.banner.clone());
         if self.ctrl.send(&banner).await.is_ok() {
             if let Err(e) = self.serve().await {
                 debug!(error = %e, "control connection ended");
@@ -143,7 +116,7 @@ impl Session {
 
     async fn serve(&mut self) -> io::Result<()> {
         loop {
-            if self.transfer.is_none() && self.ep.shutdown.is_cancelled() {
+            if self.transfer.is_none() && self.st.ep.shutdown.is_cancelled() {
                 // Draining: the running transfer (if any) has finished; nothing new starts.
                 self.reply(421, "Server shutting down, closing control connection.")
                     .await?;
@@ -166,14 +139,14 @@ impl Session {
                 biased;
                 outcome = transfer::wait(&mut self.transfer) => self.finish_transfer(outcome).await?,
                 _ = transfer::marker_due(marker_at) => self.send_markers().await?,
-                _ = self.ep.cut.cancelled(), if cuttable => {
+                _ = self.st.ep.cut.cancelled(), if cuttable => {
                     // The shutdown grace is over: abort; the outcome (with its transfer-log
                     // line and 426) arrives through `transfer::wait` above.
                     if let Some(running) = &self.transfer {
                         running.ctl.abort();
                     }
                 }
-                _ = self.ep.shutdown.cancelled(), if idle => {
+                _ = self.st.ep.shutdown.cancelled(), if idle => {
                     self.reply(421, "Server shutting down, closing control connection.").await?;
                     return Ok(());
                 }
@@ -183,8 +156,7 @@ impl Session {
                 }
                 _ = sleep_until_some(passive_expiry), if idle => {
                     debug!("passive listener unused within the data timeout: closed");
-                    self.data = DataSetup::None;
-                    self.passive_since = None;
+                    self.st.data.expire_passive();
                 }
                 frame = self.ctrl.next_frame() => {
                     let Some(frame) = frame? else { return Ok(()) };
@@ -199,19 +171,16 @@ impl Session {
 
     /// When an unused passive listener is closed (`data_timeout` after PASV/EPSV).
     fn passive_expiry(&self) -> Option<Instant> {
-        match self.data {
-            DataSetup::Passive(_) => self
-                .passive_since
-                .map(|t| t + self.ep.settings.limits.data_timeout),
-            _ => None,
-        }
+        self.st
+            .data
+            .passive_expiry(self.st.ep.settings.limits.data_timeout)
     }
 
     /// Idle sessions time out after `idle_timeout` without a command; sessions that have
     /// not logged in are closed `login_timeout` after connecting, whatever they send.
     fn deadline(&self) -> Instant {
-        let limits = &self.ep.settings.limits;
-        match self.state {
+        let limits = &self.st.ep.settings.limits;
+        match self.st.login.state {
             State::LoggedIn => self.last_activity + limits.idle_timeout,
             _ => self.connected_at + limits.login_timeout,
         }
@@ -279,7 +248,7 @@ impl Session {
     async fn on_line(&mut self, line: &[u8]) -> io::Result<Flow> {
         let cmd = match parse(line) {
             Ok(cmd) => cmd,
-            Err(e) => return self.refuse(FtpError::Parse(e)).await,
+            Err(e) => return self.refuse(unparsed(self.st.features(), e)).await,
         };
         if self.transfer.is_some() && !cmd.spec().during_transfer {
             if self.pending.len() >= MAX_PENDING {
@@ -292,33 +261,71 @@ impl Session {
         self.run_command(cmd).await
     }
 
-    /// The policy layer around every handler: login and permission checks, logging and
-    /// the one error → reply mapping.
+    /// The policy layer around every handler: what the endpoint offers, login and
+    /// permission checks, logging and the one error → reply mapping.
     async fn run_command(&mut self, cmd: Command) -> io::Result<Flow> {
         debug!(command = %cmd, "command");
         if let Some(refusal) = self.policy(&cmd) {
             return self.refuse(refusal).await;
         }
-        match self.dispatch(cmd).await {
-            Ok(flow) => Ok(flow),
-            Err(FtpError::Control(e)) => Err(e),
-            Err(e) => self.refuse(e).await,
+        let link = Link::new(&self.ctrl, self.transfer_status());
+        let answer = self.st.dispatch(&link, cmd).await;
+        self.answer(answer).await
+    }
+
+    /// Sends a handler's reply and applies its effect; an error takes the one error →
+    /// reply mapping.
+    async fn answer(&mut self, answer: Result<Answer, FtpError>) -> io::Result<Flow> {
+        let answer = match answer {
+            Ok(a) => a,
+            Err(FtpError::Control(e)) => return Err(e),
+            Err(e) => return self.refuse(e).await,
+        };
+        if let Some(reply) = &answer.reply {
+            self.ctrl.send(reply).await?;
+        }
+        match answer.effect {
+            Effect::Continue => Ok(Flow::Continue),
+            Effect::Close => Ok(Flow::Close),
+            Effect::StartTls(cfg) => self.start_tls(cfg).await,
+            Effect::ExpectAdat => {
+                self.ctrl.allow_protected_lines();
+                Ok(Flow::Continue)
+            }
+            Effect::Protect(ctx) => {
+                self.ctrl.protect(ctx);
+                Ok(Flow::Continue)
+            }
+            Effect::Transfer(start) => match self.start_transfer(*start).await {
+                Ok(()) => Ok(Flow::Continue),
+                Err(FtpError::Control(e)) => Err(e),
+                Err(e) => self.refuse(e).await,
+            },
+            Effect::Abort => {
+                self.abort_transfer().await?;
+                Ok(Flow::Continue)
+            }
         }
     }
 
+    /// RFC 4217 §4 after the `234`: the TLS handshake; a failed one closes the connection
+    /// cleanly.
+    async fn start_tls(&mut self, cfg: Arc<rustls::ServerConfig>) -> io::Result<Flow> {
+        let timeout = self.st.ep.settings.limits.login_timeout;
+        if let Err(e) = self.ctrl.upgrade(cfg, timeout).await {
+            warn!(error = %e, "TLS handshake on the control connection failed");
+            return Ok(Flow::Close);
+        }
+        Ok(Flow::Continue)
+    }
+
     fn policy(&self, cmd: &Command) -> Option<FtpError> {
-        let spec = cmd.spec();
-        if !spec.anonymous && self.state != State::LoggedIn {
-            return Some(FtpError::reply(530, "Please login with USER and PASS."));
-        }
-        // SECURITY: read-only principals never reach a write handler.
-        if spec.writes && !self.user.as_ref().is_some_and(|u| u.can_write) {
-            return Some(FtpError::reply(550, "Permission denied."));
-        }
-        if spec.gridftp_only && !self.is_gridftp() {
-            return Some(FtpError::reply(500, "Command not understood."));
-        }
-        None
+        policy(
+            self.st.features(),
+            self.st.login.is_logged_in(),
+            self.st.login.can_write(),
+            cmd,
+        )
     }
 
     async fn refuse(&mut self, err: FtpError) -> io::Result<Flow> {
@@ -340,17 +347,37 @@ impl Session {
     pub(crate) async fn send(&mut self, reply: &Reply) -> Result<(), FtpError> {
         self.ctrl.send(reply).await.map_err(FtpError::Control)
     }
+}
 
-    pub(crate) fn logged_in_as(&mut self, principal: Principal, root: DataRoot) {
-        tracing::Span::current().record("user", principal.name.as_str());
-        self.state = State::LoggedIn;
-        self.user = Some(principal);
-        self.root = Some(root);
-        self.cwd = VPath::root();
+/// The policy layer's checks, in order: what the endpoint offers (one refusal for every
+/// verb or parameter it does not, before login so the answer never depends on it), login,
+/// write permission.
+fn policy(
+    features: &Features,
+    logged_in: bool,
+    can_write: bool,
+    cmd: &Command,
+) -> Option<FtpError> {
+    if let Some(refusal) = features.refusal(cmd) {
+        return Some(refusal.into());
     }
+    let spec = cmd.spec();
+    if !spec.anonymous && !logged_in {
+        return Some(FtpError::reply(530, "Please login with USER and PASS."));
+    }
+    // SECURITY: read-only principals never reach a write handler.
+    if spec.writes && !can_write {
+        return Some(FtpError::reply(550, "Permission denied."));
+    }
+    None
+}
 
-    pub(crate) fn user_name(&self) -> &str {
-        self.user.as_ref().map_or("-", |u| u.name.as_str())
+/// A line that did not parse: refused as its verb when the endpoint does not offer it, else
+/// as bad syntax.
+fn unparsed(features: &Features, e: ParseError) -> FtpError {
+    match features.refusal_unparsed(&e) {
+        Some(refusal) => refusal.into(),
+        None => e.into(),
     }
 }
 
@@ -361,3 +388,12 @@ async fn sleep_until_some(at: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod duplex_tests;
+#[cfg(test)]
+mod handler_tests;
+#[cfg(test)]
+mod test_server;
+#[cfg(test)]
+mod tests;

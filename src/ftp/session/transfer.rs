@@ -12,8 +12,9 @@ use crate::ftp::control::Reply;
 use crate::gridftp::ranges::RangeSet;
 use tracing::info;
 
+use super::answer::TransferStart;
 use super::Session;
-use crate::ftp::data::job::{self, DataParams};
+use crate::ftp::data::{job, DataParams};
 use crate::ftp::data::{DataSetup, Job, Outcome, TransferCtl, TransferError};
 use crate::ftp::error::FtpError;
 use crate::metrics::Direction;
@@ -50,12 +51,8 @@ pub async fn marker_due(at: Option<tokio::time::Instant>) {
 /// Resolves when the running transfer ends; never resolves when there is none.
 pub async fn wait(running: &mut Option<Running>) -> Outcome {
     match running {
-        Some(r) => (&mut r.handle).await.unwrap_or_else(|e| Outcome {
-            bytes: 0,
-            data_peer: None,
-            result: Err(TransferError::Data(std::io::Error::other(e.to_string()))),
-            cache: None,
-            streams: 0,
+        Some(r) => (&mut r.handle).await.unwrap_or_else(|e| {
+            Outcome::failed(TransferError::Data(std::io::Error::other(e.to_string())))
         }),
         None => std::future::pending().await,
     }
@@ -64,25 +61,25 @@ pub async fn wait(running: &mut Option<Running>) -> Outcome {
 impl Session {
     /// Sends the 150 reply and starts moving data in the background; the completion reply
     /// comes from [`Session::finish_transfer`] when it ends.
-    pub(crate) async fn start_transfer(
-        &mut self,
-        verb: &'static str,
-        path: String,
-        direction: Option<Direction>,
-        job: Job,
-        opening: String,
-    ) -> Result<(), FtpError> {
+    pub(crate) async fn start_transfer(&mut self, start: TransferStart) -> Result<(), FtpError> {
+        let TransferStart {
+            verb,
+            path,
+            direction,
+            job,
+            opening,
+        } = start;
         let sending = !matches!(job, Job::Receive { .. });
-        self.prepare_data_security()?;
+        self.st.prepare_data_security(self.ctrl.delegated())?;
         let marker_base = match &job {
             Job::Receive { upload, .. } => upload.offset(),
             _ => 0,
         };
-        let next_marker = match (sending, self.ep.settings.marker_interval) {
+        let next_marker = match (sending, self.st.features().markers) {
             (false, Some(every)) => Some(tokio::time::Instant::now() + every),
             _ => None,
         };
-        let (setup, reuse) = self.take_data_channel(sending)?;
+        let (setup, reuse) = self.st.data.take(sending, self.st.params.mode_e)?;
         let reply = if reuse.is_empty() {
             crate::ftp::control::Reply::new(150, opening)
         } else {
@@ -93,7 +90,7 @@ impl Session {
         let ctl = Arc::new(TransferCtl::default());
         let handle = tokio::spawn(job::run(params, job, Arc::clone(&ctl)));
         if let Some(dir) = direction {
-            self.ep.metrics.transfer_started(self.ep.label, dir);
+            self.st.ep.metrics.transfer_started(self.st.ep.label, dir);
         }
         self.transfer = Some(Running {
             handle,
@@ -108,54 +105,28 @@ impl Session {
         Ok(())
     }
 
-    /// The data channel for the next transfer: the last PASV/PORT, else (MODE E) the
-    /// connections cached by the previous transfer in the same direction.
-    fn take_data_channel(
-        &mut self,
-        sending: bool,
-    ) -> Result<(DataSetup, Vec<crate::ftp::data::DataConn>), FtpError> {
-        if !self.data.is_none() {
-            self.cached = None;
-            return Ok((std::mem::take(&mut self.data), Vec::new()));
-        }
-        match self.cached.take() {
-            Some(c) if self.mode_e && c.sending == sending => Ok((c.setup, c.conns)),
-            _ => Err(FtpError::reply(425, "Use PORT, EPRT, PASV or EPSV first.")),
-        }
-    }
-
-    /// True when the next transfer has a data channel (set up, or cached in MODE E).
-    pub(crate) fn has_data_channel(&self) -> bool {
-        !self.data.is_none() || (self.mode_e && self.cached.is_some())
-    }
-
-    /// Forgets the data channel: a new PASV/PORT, or a change of MODE or protection.
-    pub(crate) fn reset_data_channel(&mut self) {
-        self.data = DataSetup::None;
-        self.cached = None;
-    }
-
     fn data_params(&self, setup: DataSetup, reuse: Vec<crate::ftp::data::DataConn>) -> DataParams {
-        let s = &self.ep.settings;
+        let st = &self.st;
+        let s = &st.ep.settings;
         DataParams {
             setup,
             policy: s.policy.clone(),
-            control_peer: self.peer.ip(),
-            local_ip: self.local.ip(),
-            tls: if self.prot_private {
-                self.ep.tls.clone()
+            control_peer: st.peer.ip(),
+            local_ip: st.local.ip(),
+            tls: if st.security.prot_private {
+                st.ep.tls.clone()
             } else {
                 None
             },
             timeout: s.limits.data_timeout,
-            ascii: self.ascii,
+            ascii: st.params.ascii,
             control: self.ctrl.dup_socket(),
-            mode_e: self.mode_e,
-            parallelism: self.parallelism,
-            block_size: self.block_size,
+            mode_e: st.params.mode_e,
+            parallelism: st.params.parallelism,
+            block_size: st.params.block_size,
             max_file_size: s.max_file_size,
             reuse,
-            gsi: self.data_sec.clone(),
+            gsi: st.security.data_sec.clone(),
         }
     }
 
@@ -165,11 +136,8 @@ impl Session {
         let Some(running) = self.transfer.as_mut() else {
             return Ok(());
         };
-        let every = self
-            .ep
-            .settings
-            .marker_interval
-            .unwrap_or(Duration::from_secs(5));
+        let every = self.st.ep.settings.features.markers;
+        let every = every.unwrap_or(Duration::from_secs(5));
         running.next_marker = Some(tokio::time::Instant::now() + every);
         let bytes = running.ctl.progress();
         let ranges = running.ctl.written().or_else(|| {
@@ -190,9 +158,7 @@ impl Session {
             return Ok(());
         };
         self.record(&running, &outcome);
-        if self.data.is_none() {
-            self.cached = outcome.cache;
-        }
+        self.st.data.keep(outcome.cache);
         let reply = match outcome.result {
             Ok(()) => crate::ftp::control::Reply::new(226, "Transfer complete."),
             Err(e) => match FtpError::from(e).to_reply() {
@@ -204,14 +170,9 @@ impl Session {
     }
 
     /// ABOR (RFC 959 §4.1.3): 426 for the interrupted transfer, then 226 for ABOR itself.
-    pub(crate) async fn abort_transfer(&mut self) -> Result<(), FtpError> {
+    pub(crate) async fn abort_transfer(&mut self) -> std::io::Result<()> {
         let Some(running) = self.transfer.as_ref() else {
-            return self
-                .send(&crate::ftp::control::Reply::new(
-                    225,
-                    "No transfer to abort.",
-                ))
-                .await;
+            return self.reply(225, "No transfer to abort.").await;
         };
         running.ctl.abort();
         let outcome = wait(&mut self.transfer).await;
@@ -220,17 +181,12 @@ impl Session {
         }
         if outcome.result.is_ok() {
             // It finished before the abort reached it.
-            self.reply(226, "Transfer complete.")
-                .await
-                .map_err(FtpError::Control)?;
+            self.reply(226, "Transfer complete.").await?;
         } else {
             self.reply(426, "Connection closed; transfer aborted.")
-                .await
-                .map_err(FtpError::Control)?;
+                .await?;
         }
-        self.reply(226, "ABOR command successful.")
-            .await
-            .map_err(FtpError::Control)
+        self.reply(226, "ABOR command successful.").await
     }
 
     /// The control connection is gone: stop the transfer and record it.
@@ -262,12 +218,13 @@ impl Session {
             Err(TransferError::Aborted) => "aborted",
             Err(_) => "failed",
         };
-        let ep = self.ep.label;
+        let ep = self.st.ep.label;
         let Some(direction) = running.direction else {
             return;
         };
-        self.ep.metrics.add_bytes(ep, direction, outcome.bytes);
-        self.ep
+        self.st.ep.metrics.add_bytes(ep, direction, outcome.bytes);
+        self.st
+            .ep
             .metrics
             .transfer_finished(ep, direction, outcome.result.is_ok());
         let data_peer = outcome
@@ -277,10 +234,10 @@ impl Session {
         info!(
             target: "griddock::xferlog",
             endpoint = ep.as_str(),
-            peer = %self.peer,
+            peer = %self.st.peer,
             data_peer = %data_peer,
-            user = self.user_name(),
-            dn = self.gsi_identity.as_ref().map_or("-", |i| i.dn.as_str()),
+            user = self.st.login.user_name(),
+            dn = self.st.security.dn(),
             verb = running.verb,
             path = %running.path,
             bytes = outcome.bytes,

@@ -1,4 +1,5 @@
-//! Readiness of the server's components for `/readyz` (Kubernetes readiness probes):
+//! Readiness of the server's components for `/readyz` (Kubernetes readiness probes;
+//! served by `http`, reported by `tls::acme` and `app`, so it sits below both):
 //! ready only when every registered component is; a component may be ready but degraded
 //! (e.g. serving with a fallback certificate), which is reported but not a failure.
 //! Probes are components checked on every request (e.g. that `data_dir` still exists).

@@ -12,9 +12,9 @@ use std::os::unix::fs::FileExt;
 use rustls::ServerConnection;
 use tokio::io::Interest;
 
-use super::ready::Task;
-use super::stream::{from_crlf, to_crlf};
-use super::TransferCtl;
+use super::{from_crlf, to_crlf};
+use crate::ftp::data::ready::Task;
+use crate::ftp::data::TransferCtl;
 use crate::ftp::zerocopy;
 
 /// Plaintext chunk size for copies that cannot be zero-copy (TLS, ASCII, listings).
@@ -221,6 +221,19 @@ impl FileSink {
         Ok(())
     }
 
+    /// A binary upload on a clear socket: straight from the socket into the file
+    /// (splice(2)); `Ok(0)` at the end of the stream.
+    fn put_from(
+        &mut self,
+        zc: &mut zerocopy::SocketToFile,
+        sock: &TcpStream,
+        ctl: &TransferCtl,
+    ) -> io::Result<u64> {
+        let n = zc.recv_some(sock, &self.file, &mut self.pos, CHUNK as u64)?;
+        ctl.add_progress(n);
+        Ok(n)
+    }
+
     /// End of data: bytes written.
     fn finish(&mut self) -> io::Result<u64> {
         if std::mem::take(&mut self.pending_cr) {
@@ -236,6 +249,9 @@ impl FileSink {
 pub struct ReceiveTask {
     sink: FileSink,
     tls: Option<Box<ServerConnection>>,
+    /// Clear binary uploads: socket → file without a user-space copy.
+    zc: zerocopy::SocketToFile,
+    /// Plaintext from TLS, or bytes to convert for TYPE A; allocated when first needed.
     buf: Vec<u8>,
     /// TLS: the TCP stream has ended; what rustls still holds is the rest.
     eof: bool,
@@ -246,7 +262,8 @@ impl ReceiveTask {
         ReceiveTask {
             sink,
             tls,
-            buf: vec![0u8; CHUNK],
+            zc: zerocopy::SocketToFile::new(),
+            buf: Vec::new(),
             eof: false,
         }
     }
@@ -255,6 +272,7 @@ impl ReceiveTask {
         let Some(conn) = self.tls.as_mut() else {
             return Ok(None);
         };
+        self.buf.resize(CHUNK, 0);
         match conn.reader().read(&mut self.buf) {
             Ok(0) => return self.sink.finish().map(Some),
             Ok(n) => {
@@ -297,6 +315,13 @@ impl Task for ReceiveTask {
         if self.tls.is_some() {
             return self.step_tls(sock, ctl);
         }
+        if !self.sink.ascii {
+            return match self.sink.put_from(&mut self.zc, sock, ctl)? {
+                0 => self.sink.finish().map(Some),
+                _ => Ok(None),
+            };
+        }
+        self.buf.resize(CHUNK, 0);
         match (&*sock).read(&mut self.buf)? {
             0 => self.sink.finish().map(Some),
             n => {

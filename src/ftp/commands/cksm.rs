@@ -1,27 +1,29 @@
 //! CKSM (GFD.47 "CKSM"): `213 <hex>` for a whole file (cached) or a byte range.
 
 use crate::ftp::error::FtpError;
-use crate::ftp::session::{Flow, Session};
+use crate::ftp::session::{Answer, Link, SessionState};
 use crate::storage::checksum::{compute_until, Algorithm};
 use crate::storage::StorageError;
 
-impl Session {
+impl SessionState {
     pub(crate) async fn cmd_cksm(
         &mut self,
+        link: &Link<'_>,
         alg: &str,
         offset: u64,
         length: Option<u64>,
         arg: &str,
-    ) -> Result<Flow, FtpError> {
+    ) -> Result<Answer, FtpError> {
         let Some(alg) = Algorithm::parse(alg) else {
-            return self
-                .done(504, format!("Unsupported checksum algorithm {alg}."))
-                .await;
+            return Ok(Answer::reply(
+                504,
+                format!("Unsupported checksum algorithm {alg}."),
+            ));
         };
-        let path = self.resolve(arg)?;
+        let path = self.login.resolve(arg)?;
         let cache = self.ep.checksums.clone();
         let sum = self
-            .fs_long(move |root, cancel| {
+            .fs_long(link, move |root, cancel| {
                 let mut file = root.open_read(&path)?;
                 let result = if offset == 0 && length.is_none() {
                     cache.whole_file_until(&mut file, alg, cancel)
@@ -31,6 +33,6 @@ impl Session {
                 result.map_err(StorageError::from_io)
             })
             .await?;
-        self.done(213, sum).await
+        Ok(Answer::reply(213, sum))
     }
 }

@@ -1,9 +1,11 @@
 //! MODE S (stream mode, RFC 959 §3.4.1) transfers on an established data connection, with
 //! TYPE A line-ending conversion (RFC 959 §3.1.1.1).
 //!
-//! Clear and FTPS connections run as readiness-driven tasks (`stream_tasks`, no thread
+//! Clear and FTPS connections run as readiness-driven tasks (`tasks`, no thread
 //! waits on the peer), clear binary downloads through sendfile(2) (`ftp::zerocopy`).
 //! GSI-protected connections run the blocking loops below on the blocking pool.
+
+pub(super) mod tasks;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -24,7 +26,7 @@ pub fn send_file(
     ascii: bool,
     ctl: &TransferCtl,
 ) -> io::Result<u64> {
-    // Clear connections never get here (`stream_tasks` sends them with sendfile).
+    // Clear connections never get here (`tasks` sends them with sendfile).
     let sent = copy_file(conn, file, offset, len, ascii, ctl)?;
     conn.finish()?;
     Ok(sent)
@@ -41,7 +43,9 @@ pub fn send_bytes(conn: &mut DataConn, data: &[u8], ctl: &TransferCtl) -> io::Re
     Ok(data.len() as u64)
 }
 
-fn copy_file(
+/// Copies `len` bytes of `file` from `offset` to a blocking (GSI-protected) connection,
+/// CRLF-converted for TYPE A; the one file → connection copy loop (MODE E blocks too).
+pub(super) fn copy_file(
     conn: &mut DataConn,
     file: &File,
     offset: u64,

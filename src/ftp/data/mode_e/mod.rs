@@ -11,6 +11,8 @@
 //! listener until the EOF's EOD count is reached; blocks are written positionally (they
 //! arrive in any order) and recorded for 111 restart markers.
 
+mod tasks;
+
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
@@ -21,47 +23,31 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use super::conn::DataConn;
-use super::job::{establish, no_setup, DataParams, Outcome, TransferError};
-use super::mode_e_tasks as tasks;
+use super::outcome::{give_up, Cached, Outcome, TransferError};
+use super::params::{establish, no_setup, DataParams};
 use super::ready::{Driver, Task};
 use super::setup::{accept_allowed, connect_active, DataSetup};
-use super::TransferCtl;
+use super::{FileSpan, TransferCtl};
 use crate::gridftp::mode_e::{blocks, Header, Receiver, Step, CLOSE, EOD, HEADER_LEN};
 use crate::storage::Upload;
 
 /// Default block size for sending: large blocks keep sendfile efficient.
 pub const DEFAULT_BLOCK: u64 = 4 * 1024 * 1024;
+/// Unsent bytes a clear sending connection may queue in the kernel (TCP_NOTSENT_LOWAT).
+/// Without a limit, sendfile fills the whole autotuned send buffer (up to
+/// net.ipv4.tcp_wmem's maximum) at once, and the ACKs the receiver sends then transmit
+/// that backlog from the receiver's own context: on loopback globus-url-copy -p 4 spent
+/// about twice the system time per GiB and ran 1.3-2x slower than against the reference
+/// server. In-flight (unacknowledged) data is not limited, so send-buffer autotuning for
+/// long paths stays on.
+const SEND_NOTSENT_LOWAT: u32 = 128 * 1024;
 /// How often an idle receiving connection looks whether the transfer is complete.
 pub(super) const IDLE_POLL: Duration = Duration::from_millis(100);
 
-/// Connections kept open between MODE E transfers, with the set-up that made them (the
-/// passive listener keeps accepting extra connections; the PORT target gets more).
-pub struct Cached {
-    pub setup: DataSetup,
-    pub conns: Vec<DataConn>,
-    /// True when the cached connections carried data from us (RETR), false for STOR.
-    pub sending: bool,
-}
-
-impl std::fmt::Debug for Cached {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cached")
-            .field("setup", &self.setup)
-            .field("conns", &self.conns.len())
-            .field("sending", &self.sending)
-            .finish()
-    }
-}
-
 /// What a MODE E sender sends.
 pub enum Payload {
-    /// The byte ranges `segments` (absolute, ascending) of `file`; header offsets are
-    /// relative to `base` (ERET's offset, else 0).
-    File {
-        file: File,
-        segments: Vec<(u64, u64)>,
-        base: u64,
-    },
+    /// A span of a file; header offsets are relative to its `base`.
+    File(FileSpan),
     Bytes(Vec<u8>),
 }
 
@@ -81,11 +67,11 @@ pub(super) struct Work {
 impl Work {
     fn new(payload: Payload, block: u64) -> Work {
         let (source, segments, base) = match payload {
-            Payload::File {
+            Payload::File(FileSpan {
                 file,
                 segments,
                 base,
-            } => (Source::File(file), segments, base),
+            }) => (Source::File(file), segments, base),
             Payload::Bytes(b) => {
                 let len = b.len() as u64;
                 (Source::Bytes(b), vec![(0, len)], 0)
@@ -118,7 +104,7 @@ pub async fn send(
 ) -> Outcome {
     let conns = match open_senders(&p, cached, &ctl).await {
         Ok(c) => c,
-        Err(e) => return failed(e),
+        Err(e) => return Outcome::failed(e),
     };
     let data_peer = conns.first().and_then(|c| c.tcp().peer_addr().ok());
     let n = conns.len() as u64;
@@ -128,6 +114,8 @@ pub async fn send(
         let (work, ctl) = (Arc::clone(&work), Arc::clone(&ctl));
         match conn {
             DataConn::Plain(sock) => {
+                // Best effort: an older kernel without the option only loses speed.
+                let _ = socket2::SockRef::from(&sock).set_tcp_notsent_lowat(SEND_NOTSENT_LOWAT);
                 let task = tasks::SendTask::new(work, i == 0, n);
                 set.spawn(async move {
                     drive_clear(sock, task, p.timeout, &ctl)
@@ -152,16 +140,6 @@ pub async fn send(
         }
     }
     finish(p.setup, kept, true, result, data_peer, n as usize, &ctl)
-}
-
-fn failed(e: TransferError) -> Outcome {
-    Outcome {
-        bytes: 0,
-        data_peer: None,
-        result: Err(e),
-        cache: None,
-        streams: 0,
-    }
 }
 
 /// The outcome; on success the connections and set-up are handed back for reuse.
@@ -251,9 +229,11 @@ fn send_worker(
     while let Some((start, n)) = work.take() {
         ctl.check_abort()?;
         conn.write_all(&Header::data(start - work.base, n).encode())?;
-        // Clear connections never get here (`mode_e_tasks` sends them with sendfile).
+        // Clear connections never get here (`tasks` sends them with sendfile).
         match &work.source {
-            Source::File(f) => copy_range(&mut conn, f, start, n, ctl)?,
+            Source::File(f) => {
+                super::stream::copy_file(&mut conn, f, start, n, false, ctl)?;
+            }
             Source::Bytes(b) => {
                 let range = usize::try_from(start).unwrap_or(usize::MAX)
                     ..usize::try_from(start + n).unwrap_or(usize::MAX);
@@ -286,11 +266,11 @@ pub async fn receive(
             io::ErrorKind::Unsupported,
             "MODE E uploads need PASV (the sender connects)",
         );
-        return failed(TransferError::Connect(e));
+        return Outcome::failed(TransferError::Connect(e));
     };
     let file = match upload.file().try_clone() {
         Ok(f) => Arc::new(f),
-        Err(e) => return failed(TransferError::Data(e)),
+        Err(e) => return Outcome::failed(TransferError::Data(e)),
     };
     let limit = p.max_file_size.unwrap_or_else(|| fs_size(&file));
     let rx = Arc::new(Rx {
@@ -356,7 +336,7 @@ pub async fn receive(
         ctl.abort();
         while set.join_next().await.is_some() {}
         let result = Err(e);
-        super::job::give_up(upload, &result);
+        give_up(upload, &result);
         return Outcome {
             bytes: ctl.progress(),
             data_peer,
@@ -523,27 +503,6 @@ fn read_header(conn: &mut DataConn, header: &mut [u8; HEADER_LEN]) -> io::Result
 }
 
 /// A block through a buffer (PROT P: the bytes are encrypted in user space anyway).
-fn copy_range(
-    conn: &mut DataConn,
-    file: &File,
-    start: u64,
-    n: u64,
-    ctl: &TransferCtl,
-) -> io::Result<()> {
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut done = 0u64;
-    while done < n {
-        let want = usize::try_from(n - done)
-            .unwrap_or(buf.len())
-            .min(buf.len());
-        file.read_exact_at(&mut buf[..want], start + done)?;
-        conn.write_all(&buf[..want])?;
-        done += want as u64;
-        ctl.add_progress(want as u64);
-    }
-    Ok(())
-}
-
 fn copy_block(
     conn: &mut DataConn,
     file: &File,

@@ -5,15 +5,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::Interest;
 
-use super::mode_e::{Rx, Source, Work, IDLE_POLL};
-use super::ready::Task;
-use super::TransferCtl;
+use super::{Rx, Source, Work, IDLE_POLL};
+use crate::ftp::data::ready::Task;
+use crate::ftp::data::TransferCtl;
 use crate::ftp::zerocopy;
 use crate::gridftp::mode_e::{Header, Step, CLOSE, EOD, HEADER_LEN};
 
@@ -132,7 +131,8 @@ pub struct ReceiveTask {
     block: Option<(u64, u64, u64)>,
     /// Set when the block being read is the connection's last: whether to keep it.
     end_after: Option<bool>,
-    buf: Vec<u8>,
+    /// Socket → file (splice(2)); allocates nothing until the first block.
+    sink: zerocopy::SocketToFile,
     /// Whether this connection carried a header in this transfer.
     pub used: bool,
 }
@@ -145,8 +145,7 @@ impl ReceiveTask {
             got: 0,
             block: None,
             end_after: None,
-            // Allocated at the first block: idle cached connections cost no buffer.
-            buf: Vec::new(),
+            sink: zerocopy::SocketToFile::new(),
             used: false,
         }
     }
@@ -160,19 +159,15 @@ impl ReceiveTask {
             self.block = None;
             return Ok(self.end_after.take().map(keep_or_close));
         }
-        if self.buf.is_empty() {
-            self.buf = vec![0u8; 1024 * 1024];
-        }
-        let want = usize::try_from(count - done)
-            .unwrap_or(self.buf.len())
-            .min(self.buf.len());
-        let n = (&*sock).read(&mut self.buf[..want])?;
+        let mut pos = at + done;
+        let n = self
+            .sink
+            .recv_some(sock, &self.rx.file, &mut pos, count - done)?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
-        self.rx.file.write_all_at(&self.buf[..n], at + done)?;
-        ctl.add_progress(n as u64);
-        self.block = Some((at, count, done + n as u64));
+        ctl.add_progress(n);
+        self.block = Some((at, count, done + n));
         Ok(None)
     }
 
