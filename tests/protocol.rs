@@ -402,14 +402,8 @@ fn ipv6_loopback_end_to_end() {
         common::missing_peer("IPv6 loopback ([::1])", "enable IPv6 on lo");
         return;
     }
-    let port = || {
-        std::net::TcpListener::bind("[::1]:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let (ftp, gridftp) = (port(), port());
+    // Below the ephemeral range, so no outbound connection takes them first.
+    let [ftp, gridftp] = common::free_ports::<2>();
     let ftp_s = format!("[::1]:{ftp}");
     let grid_s = format!("[::1]:{gridftp}");
     let g = Griddock::start_with_env(

@@ -92,21 +92,18 @@ pub fn log_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
         .map(|v| v.trim_matches('"'))
 }
 
-/// `N` distinct free ports: all bound at once while picking, so no two are the same (a
-/// port released and picked again made two listeners share one).
+/// `N` distinct free ports for listeners griddock or a peer binds itself.
+///
+/// Picked like [`free_range`], below the ephemeral range: a port picked with `bind(0)` came
+/// from the range the suite's own outbound connections use, and CI once saw a client's
+/// source port land on a picked GridFTP port before griddock bound it ("Address already
+/// in use"). Distinct because no port is handed out twice in one test binary.
 pub fn free_ports<const N: usize>() -> [u16; N] {
-    let held: Vec<TcpListener> = (0..N)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    std::array::from_fn(|i| held[i].local_addr().unwrap().port())
+    std::array::from_fn(|_| free_range(1).0)
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    free_range(1).0
 }
 
 /// A block of `n` currently bindable ports, for a passive range or ports Docker publishes.
@@ -133,8 +130,8 @@ pub fn free_range(n: u16) -> (u16, u16) {
     panic!("no free port range of {n} below the ephemeral range");
 }
 
-/// One free port for Docker to publish (see [`free_range`]); `free_port` is for ports
-/// griddock binds itself, which it holds from start-up.
+/// One free port for Docker to publish: picked as [`free_port`] is, named so a reader
+/// sees the port is bound by Docker's proxy rather than by griddock.
 pub fn publish_port() -> u16 {
     free_range(1).0
 }
