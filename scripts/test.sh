@@ -57,8 +57,8 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing test peers: ${missing[*]}"
   [ -z "$SUDO" ] || echo "test.sh: not root: using sudo for apt-get" >&2
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  $SUDO apt-get -o Acquire::Retries=3 update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o Acquire::Retries=3 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # gfal2 (the library FTS uses) is a Python module, not a command; its HTTP plugin (davs://)
@@ -66,16 +66,16 @@ fi
 if ! /usr/bin/python3 -c "import gfal2" >/dev/null 2>&1 \
    || [ ! -e /usr/lib/x86_64-linux-gnu/gfal2-plugins/libgfal_plugin_http.so ]; then
   echo "test.sh: installing gfal2 (python3-gfal2, gridftp, http and file plugins)"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+  $SUDO apt-get -o Acquire::Retries=3 update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o Acquire::Retries=3 install -y -qq --no-install-recommends \
     python3-gfal2 gfal2 gfal2-plugin-gridftp gfal2-plugin-http gfal2-plugin-file >/dev/null
 fi
 
 # XRootD's HTTP and HTTP-TPC plugins (an independent HTTP third-party-copy peer).
 if [ ! -e /usr/lib/x86_64-linux-gnu/libXrdHttpTPC-5.so ]; then
   echo "test.sh: installing xrootd-server-plugins"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+  $SUDO apt-get -o Acquire::Retries=3 update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o Acquire::Retries=3 install -y -qq --no-install-recommends \
     xrootd-server xrootd-server-plugins >/dev/null
 fi
 
@@ -83,8 +83,8 @@ fi
 # pymacaroons for the libmacaroons format.
 if ! /usr/bin/python3 -c "import jwt, cryptography, pymacaroons" >/dev/null 2>&1; then
   echo "test.sh: installing python3-jwt, python3-cryptography, python3-pymacaroons (token tests)"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+  $SUDO apt-get -o Acquire::Retries=3 update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o Acquire::Retries=3 install -y -qq --no-install-recommends \
     python3-jwt python3-cryptography python3-pymacaroons >/dev/null
 fi
 
@@ -92,8 +92,8 @@ fi
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 \
    || ! /usr/bin/python3 -c "import selenium" >/dev/null 2>&1; then
   echo "test.sh: installing chromium, chromium-driver, python3-selenium, fonts-liberation (browser tests; the fonts are only a Recommends of chromium)"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+  $SUDO apt-get -o Acquire::Retries=3 update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o Acquire::Retries=3 install -y -qq --no-install-recommends \
     chromium chromium-driver python3-selenium fonts-liberation >/dev/null
 fi
 
@@ -111,7 +111,8 @@ echo "test.sh: cargo check of the fuzz targets (a separate workspace; running th
 cargo check --manifest-path fuzz/Cargo.toml --bins
 echo "test.sh: cargo test"
 status=0
-cargo test --locked ${args[@]+"${args[@]}"} || status=$?
+# --no-fail-fast: a failing test binary does not hide the results of the ones after it.
+cargo test --locked --no-fail-fast ${args[@]+"${args[@]}"} || status=$?
 if [ -s "$GRIDDOCKTEST_SKIP_LOG" ]; then
   echo "test.sh: SKIPPED ($(wc -l <"$GRIDDOCKTEST_SKIP_LOG") tests, peers missing):"
   sed 's/^/  /' "$GRIDDOCKTEST_SKIP_LOG"

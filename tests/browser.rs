@@ -75,6 +75,7 @@ fn base_args(g: &Griddock, test: &str) -> serde_json::Value {
         "password": PW,
         "shots": shots.to_str().unwrap(),
         "downloads": g.dir.path().join("downloads").to_str().unwrap(),
+        "driver_port": common::free_port(),
     })
 }
 
@@ -290,7 +291,8 @@ fn session_cookie_ends_at_logout_and_at_expiry() {
     if !(have_browser() && require_tool("curl")) {
         return;
     }
-    let lifetime = 4;
+    // Long enough for the login, the CSRF fetch and two curl requests on a loaded machine.
+    let lifetime = 12;
     let g = start(&format!(
         "[webdav.browser]\nsession_lifetime = \"{lifetime}s\"\n"
     ));

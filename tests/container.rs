@@ -242,8 +242,10 @@ fn fxp_between_two_containers() {
     let (a, pa, ga) = start(&format!("172.31.{octet}.2"), &da);
     let (b, pb, gb) = start(&format!("172.31.{octet}.3"), &db);
     for (c, p) in [(&a, pa), (&b, pb), (&a, ga), (&b, gb)] {
+        // A banner, not just a connection: Docker's port proxy accepts before griddock
+        // listens inside the container, and then closes.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
+        while !banner_220(p) {
             assert!(Instant::now() < deadline, "{}", c.logs());
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -305,4 +307,15 @@ B:
             >= copies,
         "{logs}"
     );
+}
+
+/// Whether an FTP server on 127.0.0.1:`port` greets with a 220 banner.
+fn banner_220(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut first = [0u8; 4];
+    c.read_exact(&mut first).is_ok() && &first == b"220 "
 }

@@ -181,7 +181,7 @@ fn eret_partial_download_and_esto_resume_of_an_interrupted_upload() {
     // first, so the data EOF cannot look like a finished file.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (code, text) = c.cmd("STAT");
+        let (code, text) = c.cmd_past_markers("STAT");
         assert_eq!(code, 213, "{text}");
         if text.contains("2000000 bytes") {
             break;
@@ -257,24 +257,21 @@ fn markers_every_interval_from_the_receiving_side() {
     let src = vs.root().join("slow.bin");
     random_file(&src, 2_500_000, 4);
     common::chmod(&src, 0o644);
-    let started = Instant::now();
     let (ok, debug) = guc(&["-dbg", &vs.url("slow.bin"), &url(&g, "slow.bin")]);
-    let took = started.elapsed();
     assert!(ok, "third-party copy: {debug}");
     assert_eq!(sha256(&g.data().join("slow.bin")), sha256(&src));
     let markers = perf_markers(&debug);
-    assert!(
-        markers.len() as f64 >= took.as_secs_f64() - 2.0 && markers.len() >= 2,
-        "{} markers in {took:?}: {debug}",
-        markers.len()
-    );
+    // About 5 s of data at 1 s intervals: at least 3 markers (client start-up and
+    // logins are not counted, so a slow machine does not fail this).
+    assert!(markers.len() >= 3, "{} markers: {debug}", markers.len());
     for w in markers.windows(2) {
         assert!(w[1].1 >= w[0].1, "bytes never go back: {markers:?}");
-        // One interval (1 s) apart; Timestamps have 0.1 s resolution and the data arrive
-        // in bursts, so allow a few tenths either way, not a second interval.
+        // One interval (1 s) apart; Timestamps have 0.1 s resolution, the data arrive in
+        // bursts and a loaded machine wakes the timer late, so allow some tenths either
+        // way, but not a skipped interval (2 s).
         let gap = w[1].0 - w[0].0;
         assert!(
-            (0.6..=1.6).contains(&gap),
+            (0.6..=1.9).contains(&gap),
             "markers {gap:.1} s apart at a 1 s interval: {markers:?}"
         );
     }
@@ -378,7 +375,7 @@ fn gridftp_wire_forms_and_cached_channel() {
         sock.write_all(&header(0, body.len() as u64, 0)).unwrap();
         sock.write_all(body).unwrap();
         sock.write_all(&header(0x40 | 0x08, 0, 1)).unwrap();
-        let (code, text) = c.reply();
+        let (code, text) = c.reply_past_markers();
         assert_eq!(code, 226, "{text}");
         assert_eq!(std::fs::read(g.data().join(name)).unwrap(), body);
     }
@@ -527,8 +524,8 @@ fn opts_retr_block_size_shapes_mode_e_blocks() {
 }
 
 /// Without `marker_interval` the receiving side sends its markers every 5 s (the default
-/// GUC and FTS expect): a raw MODE S upload trickling for 6.5 s gets exactly one 112
-/// marker, 5 s (± 0.6) after the transfer started.
+/// GUC and FTS expect): a raw MODE S upload trickling for 8 s gets exactly one 112
+/// marker, 5 s after the transfer started (-0.6 s, +2 s for a loaded machine).
 #[test]
 fn default_marker_interval_is_five_seconds() {
     let g = Griddock::start("[auth]\nanonymous = \"write\"\n");
@@ -543,7 +540,7 @@ fn default_marker_interval_is_five_seconds() {
         .unwrap()
         .as_secs_f64();
     let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_millis(6500) {
+    while t0.elapsed() < Duration::from_millis(8000) {
         data.write_all(&[7u8; 1000]).unwrap();
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -563,10 +560,10 @@ fn default_marker_interval_is_five_seconds() {
             _ => panic!("unexpected reply during the upload: {text}"),
         }
     }
-    assert_eq!(stamps.len(), 1, "112 markers in 6.5 s: {stamps:?}");
+    assert_eq!(stamps.len(), 1, "112 markers in 8 s: {stamps:?}");
     let after = stamps[0] - started;
     assert!(
-        (4.4..=5.6).contains(&after),
+        (4.4..=7.0).contains(&after),
         "first marker after {after:.1} s"
     );
 }

@@ -490,7 +490,7 @@ fn bad_input_gets_clear_replies_and_never_kills_the_server() {
     let mut b = Ftp::connect(g.ftp);
     // Activity without logging in does not extend the login deadline.
     assert_eq!(b.code("NOOP"), 200);
-    std::thread::sleep(Duration::from_millis(600));
+    std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(b.code("SYST"), 215);
     assert_eq!(b.code("AUTH TLS"), 234);
     b.send_raw(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00]);
@@ -721,13 +721,13 @@ fn metrics_and_xferlog_match_the_transfers() {
 
 #[test]
 fn session_limit_and_login_timeout() {
-    let g = Griddock::start("[limits]\nmax_sessions = 2\nlogin_timeout = \"1s\"\n");
+    let g = Griddock::start("[limits]\nmax_sessions = 2\nlogin_timeout = \"3s\"\n");
     let mut a = Ftp::connect(g.ftp);
     a.login("anonymous", "x");
     let mut b = Ftp::connect(g.ftp);
     // Activity without logging in does not extend the login deadline.
     assert_eq!(b.code("NOOP"), 200);
-    std::thread::sleep(Duration::from_millis(600));
+    std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(b.code("SYST"), 215);
     // The third connection is turned away with 421 instead of a banner.
     let mut c = TcpStream::connect(g.ftp).unwrap();
@@ -741,7 +741,25 @@ fn session_limit_and_login_timeout() {
     assert!(b.is_closed());
     assert_eq!(a.code("NOOP"), 200);
     // Its permit is back (released just after the close): a new session gets a banner.
-    std::thread::sleep(Duration::from_millis(200));
-    let mut d = Ftp::connect(g.ftp);
-    assert_eq!(d.code("NOOP"), 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut d = loop {
+        let mut probe = TcpStream::connect(g.ftp).unwrap();
+        probe
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut banner = [0u8; 4];
+        if probe.read_exact(&mut banner).is_ok() && &banner == b"220 " {
+            break probe;
+        }
+        assert!(Instant::now() < deadline, "the permit never came back");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    d.write_all(b"NOOP\r\n").unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut seen = String::new();
+    while !seen.contains("\r\n200 ") {
+        let n = d.read(&mut buf).unwrap();
+        assert!(n > 0, "closed after the banner: {seen:?}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
 }

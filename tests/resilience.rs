@@ -310,13 +310,14 @@ fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
     let g = Griddock::prepare();
     let toml = format!(
         "data_dir = \"{}\"\nstate_dir = \"{}\"\n[ftp]\nlisten = \"{}\"\npassive_ports = \"{}-{}\"\n\
-         [gridftp]\nenabled = false\n[http]\nlisten = \"{}\"\n",
+         [gridftp]\nenabled = false\n[http]\nlisten = \"{}\"\n[webdav]\nlisten = \"{}\"\n",
         g.data().display(),
         g.state().display(),
         g.ftp,
         g.passive.0,
         g.passive.1,
-        g.http
+        g.http,
+        g.webdav
     );
     std::fs::write(g.dir.path().join("g.toml"), toml).unwrap();
     let log = std::fs::File::create(g.dir.path().join("griddock.log")).unwrap();

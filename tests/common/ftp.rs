@@ -72,6 +72,23 @@ impl Ftp {
         self.cmd(line).0
     }
 
+    /// The next reply that is not a GFD.20 marker (111 restart, 112 performance): during
+    /// an upload with `marker_interval` set, markers can come before any reply.
+    pub fn reply_past_markers(&mut self) -> (u16, String) {
+        loop {
+            let (code, text) = self.reply();
+            if code != 111 && code != 112 {
+                return (code, text);
+            }
+        }
+    }
+
+    /// [`Ftp::cmd`], skipping markers that arrive before its reply.
+    pub fn cmd_past_markers(&mut self, line: &str) -> (u16, String) {
+        self.send_raw(format!("{line}\r\n").as_bytes());
+        self.reply_past_markers()
+    }
+
     pub fn login(&mut self, user: &str, pass: &str) {
         let (c, t) = self.cmd(&format!("USER {user}"));
         assert_eq!(c, 331, "{t}");
@@ -83,15 +100,7 @@ impl Ftp {
     pub fn pasv(&mut self) -> SocketAddr {
         let (c, t) = self.cmd("PASV");
         assert_eq!(c, 227, "{t}");
-        let inner = t.split(['(', ')']).nth(1).unwrap();
-        let n: Vec<u16> = inner
-            .split(',')
-            .map(|x| x.trim().parse().unwrap())
-            .collect();
-        SocketAddr::from((
-            [n[0] as u8, n[1] as u8, n[2] as u8, n[3] as u8],
-            n[4] * 256 + n[5],
-        ))
+        parse_227(&t)
     }
 
     /// Downloads `path` over a passive connection; returns (final code, bytes).
@@ -127,4 +136,17 @@ impl Ftp {
         let mut rest = Vec::new();
         self.reader.read_to_end(&mut rest).is_ok()
     }
+}
+
+/// The address of a `227 Entering Passive Mode (h1,h2,h3,h4,p1,p2)` reply's text.
+pub fn parse_227(t: &str) -> SocketAddr {
+    let inner = t.split(['(', ')']).nth(1).unwrap();
+    let n: Vec<u16> = inner
+        .split(',')
+        .map(|x| x.trim().parse().unwrap())
+        .collect();
+    SocketAddr::from((
+        [n[0] as u8, n[1] as u8, n[2] as u8, n[3] as u8],
+        n[4] * 256 + n[5],
+    ))
 }
