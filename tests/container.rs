@@ -245,7 +245,7 @@ fn fxp_between_two_containers() {
         // A banner, not just a connection: Docker's port proxy accepts before griddock
         // listens inside the container, and then closes.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !banner_220(p) {
+        while common::ftp::greeted(([127, 0, 0, 1], p).into()).is_none() {
             assert!(Instant::now() < deadline, "{}", c.logs());
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -307,15 +307,4 @@ B:
             >= copies,
         "{logs}"
     );
-}
-
-/// Whether an FTP server on 127.0.0.1:`port` greets with a 220 banner.
-fn banner_220(port: u16) -> bool {
-    use std::io::Read;
-    let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut first = [0u8; 4];
-    c.read_exact(&mut first).is_ok() && &first == b"220 "
 }

@@ -743,13 +743,8 @@ fn session_limit_and_login_timeout() {
     // Its permit is back (released just after the close): a new session gets a banner.
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut d = loop {
-        let mut probe = TcpStream::connect(g.ftp).unwrap();
-        probe
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let mut banner = [0u8; 4];
-        if probe.read_exact(&mut banner).is_ok() && &banner == b"220 " {
-            break probe;
+        if let Some(greeted) = common::ftp::greeted(g.ftp) {
+            break greeted;
         }
         assert!(Instant::now() < deadline, "the permit never came back");
         std::thread::sleep(Duration::from_millis(100));

@@ -150,3 +150,13 @@ pub fn parse_227(t: &str) -> SocketAddr {
         n[4] * 256 + n[5],
     ))
 }
+
+/// A connection to `addr` once its server greets with a one-line `220 ` banner (the
+/// banner's first four bytes are read), or `None`: refused, closed at once (Docker's port
+/// proxy before the server listens), or turned away (421 at a session limit).
+pub fn greeted(addr: SocketAddr) -> Option<TcpStream> {
+    let mut c = TcpStream::connect(addr).ok()?;
+    c.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut first = [0u8; 4];
+    (c.read_exact(&mut first).is_ok() && &first == b"220 ").then_some(c)
+}
