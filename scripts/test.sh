@@ -107,6 +107,8 @@ echo "test.sh: cargo fmt --check"
 cargo fmt --all -- --check
 echo "test.sh: cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
+echo "test.sh: cargo doc (broken or private intra-doc links fail)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
 echo "test.sh: cargo check of the fuzz targets (a separate workspace; running them needs nightly)"
 cargo check --manifest-path fuzz/Cargo.toml --bins
 echo "test.sh: cargo test"

@@ -6,7 +6,7 @@
 //! ignored: GSI data channels authorise the peer by DN, after the handshake.
 //!
 //! There is one chain check and one handshake-signature check, both in
-//! [`ProxyVerifier`]; [`DcVerifier`] only adapts them to this rustls' traits. Records are
+//! [`ProxyVerifier`]; `DcVerifier` only adapts them to this rustls' traits. Records are
 //! fed one at a time until the PROT C flag byte, so clear-text data after it stays on the
 //! socket; with PROT P, [`Acceptor`] is the TLS stream.
 

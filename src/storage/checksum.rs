@@ -1,7 +1,7 @@
 //! File checksums for CKSM (GFD.47 §"CKSM"; the algorithms FTS and gfal2 ask for):
 //! ADLER32 (RFC 1950 §9, `%08x`), MD5, SHA1, SHA256, SHA512 and CRC32C, as lower-case hex.
 //! Whole-file results are cached in state_dir, so a repeated CKSM of a 100 GB file answers
-//! at once. The key is the file's [`Stamp`]: device, inode, size, mtime *and ctime* (both
+//! at once. The key is the file's `Stamp`: device, inode, size, mtime *and ctime* (both
 //! with nanoseconds). Several replicas may write one data directory (a shared file system,
 //! docs/decisions/0005-shared-storage.md), so the key must change whenever the content can
 //! have: ctime cannot be set by clients (MFMT, `touch -d`, `cp -p` restore an old mtime, but
@@ -208,7 +208,7 @@ impl Stamp {
     }
 }
 
-/// Whole-file checksums remembered in a directory, one small file per (alg, [`Stamp`]).
+/// Whole-file checksums remembered in a directory, one small file per (alg, `Stamp`).
 #[derive(Debug, Clone)]
 pub struct ChecksumCache {
     dir: PathBuf,

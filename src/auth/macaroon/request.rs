@@ -7,7 +7,7 @@
 //! Request caveats understood: `activity:` (repeated ones intersect) and `path:` (absolute;
 //! must lie within the request URL's path, which the macaroon is then limited to). Any other
 //! caveat is refused, so a client never believes a restriction was applied when it was not.
-//! Without `validity` the macaroon lives one hour (then capped as [`Minter::mint`] says).
+//! Without `validity` the macaroon lives one hour (then capped as [`crate::auth::macaroon::Minter::mint`] says).
 
 use std::time::Duration;
 

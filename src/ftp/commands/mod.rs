@@ -1,11 +1,11 @@
 //! Command handlers, one file per verb family (RFC 959 §4.1 and the extensions named in
-//! each file). [`SessionState::dispatch`] routes a parsed command to its handler: an
+//! each file). `SessionState::dispatch` routes a parsed command to its handler: an
 //! exhaustive `match`, so every `Command` has one; verb names and policy live in the verb
 //! table (`control::verbs`), and the policy layer in `session` has already checked them.
 //!
-//! Handlers work on the session's plain state and return an [`Answer`]: the reply and what
+//! Handlers work on the session's plain state and return an `Answer`: the reply and what
 //! the I/O shell does next (start a transfer, upgrade to TLS, protect, close). None of them
-//! touches the control connection; [`Link`] lets them ask about it.
+//! touches the control connection; `Link` lets them ask about it.
 
 pub mod cksm;
 pub mod datachan;

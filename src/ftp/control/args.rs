@@ -43,7 +43,7 @@ impl ParseError {
 }
 
 /// The argument of one command, with the checks most verbs share: what a row of the verb
-/// table ([`verbs::VERBS`]) parses.
+/// table ([`crate::ftp::control::verbs::VERBS`]) parses.
 pub struct Arg<'a> {
     /// The verb as the client spelled it, upper case (`XPWD`, not `PWD`), for errors.
     pub verb: &'static str,

@@ -6,7 +6,7 @@
 //! `WouldBlock` when the socket is not ready. [`Driver::drive`] runs steps on the blocking
 //! pool only while the socket is ready (file I/O may still block on the disk, never on
 //! the peer); when the socket stops being ready the thread spins on poll(2) for at most
-//! [`SPIN`] and is then given back, and the task waits for readiness on the runtime.
+//! `SPIN` and is then given back, and the task waits for readiness on the runtime.
 //! A peer that makes no progress for the data timeout fails the transfer; a peer that
 //! trickles costs one task and no thread. (Sockets under TLS or GSI protection still run
 //! their copy loops on a thread, bounded by their socket timeouts.)

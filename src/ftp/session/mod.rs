@@ -8,7 +8,7 @@
 //! commands and timers. Handlers (`ftp::commands`) work on its plain state,
 //! [`SessionState`] (`state.rs`), grouped by the protocol part it belongs to: `Login`
 //! (`login.rs`), `TransferParams` (`params.rs`), `DataChannel` (`datachan.rs`) and
-//! `Security` (`security.rs`); they return an [`Answer`] (`answer.rs`), a reply plus an
+//! `Security` (`security.rs`); they return an `Answer` (`answer.rs`), a reply plus an
 //! effect, which the shell sends and applies.
 
 mod answer;
