@@ -73,25 +73,25 @@ fn validate(tool: &PathBuf, manifests: &str, what: &str) {
     assert!(!text.to_lowercase().contains("error"), "{what}: {text}");
 }
 
+/// `helm lint --strict` of the chart with these values must pass.
+fn lint(helm: &PathBuf, sets: &[&str]) {
+    let mut cmd = Command::new(helm);
+    cmd.args(["lint", "--strict", &chart()]);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "helm lint --strict {sets:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn chart_lints_and_renders_valid_manifests_for_each_value_set() {
     let Some((helm, kv)) = tools() else { return };
-    let lint = Command::new(&helm)
-        .args([
-            "lint",
-            "--strict",
-            &chart(),
-            "--set",
-            "publicHost=data.example.org",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        lint.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&lint.stdout),
-        String::from_utf8_lossy(&lint.stderr)
-    );
 
     let base = "publicHost=data.example.org";
     let sets: [(&str, Vec<&str>); 4] = [
@@ -129,6 +129,7 @@ fn chart_lints_and_renders_valid_manifests_for_each_value_set() {
         ),
     ];
     for (what, set) in &sets {
+        lint(&helm, set);
         let m = render(&helm, set);
         validate(&kv, &m, what);
         assert!(
@@ -237,17 +238,7 @@ fn several_doors_render_as_daemonset_or_deployment_with_pdb_and_anti_affinity() 
         "certManager.dnsNames={door1.example.org,door2.example.org}",
         "macaroon.keySecret=gd-macaroon",
     ]);
-    let mut lint = Command::new(&helm);
-    lint.args(["lint", "--strict", &chart()]);
-    for s in &ds {
-        lint.args(["--set", s]);
-    }
-    let out = lint.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    lint(&helm, &ds);
     let m = render(&helm, &ds);
     validate(&kv, &m, "daemonset");
     let w = doc(&m, "DaemonSet");
@@ -316,6 +307,7 @@ fn several_doors_render_as_daemonset_or_deployment_with_pdb_and_anti_affinity() 
         if !announce.is_empty() {
             set.push(announce);
         }
+        lint(&helm, &set);
         let m = render(&helm, &set);
         validate(&kv, &m, "deployment x3 hostNetwork");
         let w = doc(&m, "Deployment");
