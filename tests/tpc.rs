@@ -392,23 +392,15 @@ fn peer_data(size: usize) -> Vec<u8> {
     (0..size).map(|i| (i % 251) as u8).collect()
 }
 
-#[test]
-fn markers_stream_while_a_slow_source_sends() {
-    if !require_tool("curl") || !common::tokens::python_has("import ssl", "python3") {
-        return;
-    }
-    let Some(fx) = Gsi::make() else {
-        return;
-    };
-    let a = griddock(&fx);
-    let peer = Peer::start(&fx);
-    // 6 chunks of 256 KiB, 700 ms apart: about 4 s.
+/// A pull COPY into `dest` on `a` from `source` with curl: when each `Perf Marker` line
+/// arrived (from curl's start) and the whole body; the copy must succeed.
+fn watched_pull(fx: &Gsi, a: &Griddock, source: &str, dest: &str) -> (Vec<Duration>, String) {
     let mut curl = Command::new("curl")
         .args(["-sS", "-N", "-X", "COPY", "--capath"])
         .arg(fx.path("certificates"))
         .args(["-u", &format!("alice:{PW}")])
-        .args(["-H", &format!("Source: {}", peer.url("/slow/6/262144/700"))])
-        .arg(url(&a, "/slow.bin"))
+        .args(["-H", &format!("Source: {source}")])
+        .arg(url(a, dest))
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -425,6 +417,57 @@ fn markers_stream_while_a_slow_source_sends() {
     }
     assert!(curl.wait().unwrap().success());
     assert_eq!(body.lines().last(), Some("success: Created"), "{body}");
+    (at, body)
+}
+
+/// Without `marker_interval` a copy reports every 5 s (what FTS and davix expect): an
+/// 8 s pull gets the immediate marker, one 5 s later, and the final one at the end.
+#[test]
+fn the_default_marker_interval_is_five_seconds() {
+    if !require_tool("curl") || !common::tokens::python_has("import ssl", "python3") {
+        return;
+    }
+    let Some(fx) = Gsi::make() else {
+        return;
+    };
+    let a = griddock_with(&fx, "", "tpc_allow = [\"127.0.0.1/32\", \"::1/128\"]\n");
+    let peer = Peer::start(&fx);
+    // 16 chunks of 64 KiB, 500 ms apart: about 8 s.
+    let (at, body) = watched_pull(&fx, &a, &peer.url("/slow/16/65536/500"), "/five.bin");
+    // The immediate one, one per 5 s, then the final one whenever the copy ends (which
+    // a loaded machine may push past 10 s).
+    assert!(at.len() >= 3, "markers at {at:?}\n{body}");
+    assert!(
+        at[0] < Duration::from_secs(3),
+        "first marker at {:?}",
+        at[0]
+    );
+    for w in at[..at.len() - 1].windows(2) {
+        // 5 s apart; the timer may wake late on a loaded machine, never early.
+        let gap = w[1] - w[0];
+        assert!(
+            (Duration::from_millis(4400)..Duration::from_secs(7)).contains(&gap),
+            "markers {gap:?} apart: {at:?}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(a.data().join("five.bin")).unwrap(),
+        peer_data(16 * 65536)
+    );
+}
+
+#[test]
+fn markers_stream_while_a_slow_source_sends() {
+    if !require_tool("curl") || !common::tokens::python_has("import ssl", "python3") {
+        return;
+    }
+    let Some(fx) = Gsi::make() else {
+        return;
+    };
+    let a = griddock(&fx);
+    let peer = Peer::start(&fx);
+    // 6 chunks of 256 KiB, 700 ms apart: about 4 s.
+    let (at, body) = watched_pull(&fx, &a, &peer.url("/slow/6/262144/700"), "/slow.bin");
     // The first marker comes at once, before any byte moved (a marker sent after the
     // first 1 s interval would count the source's first chunk); the time bound only
     // catches a marker held back for seconds (curl's start, TLS and argon2 are in it).
