@@ -75,7 +75,8 @@ fn base_args(g: &Griddock, test: &str) -> serde_json::Value {
         "password": PW,
         "shots": shots.to_str().unwrap(),
         "downloads": g.dir.path().join("downloads").to_str().unwrap(),
-        "driver_port": common::free_port(),
+        // One chromedriver port per browser a scenario opens (at most two today).
+        "driver_ports": common::free_ports::<4>(),
     })
 }
 
