@@ -31,13 +31,18 @@ fn chart() -> String {
     format!("{}/helm/griddock", env!("CARGO_MANIFEST_DIR"))
 }
 
-fn render(helm: &PathBuf, sets: &[&str]) -> String {
+/// `helm <args…> <chart> <tail…> --set s…`, run to completion.
+fn helm_run(helm: &PathBuf, args: &[&str], tail: &[&str], sets: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(helm);
-    cmd.args(["template", "gd", &chart(), "--namespace", "data"]);
+    cmd.args(args).arg(chart()).args(tail);
     for s in sets {
         cmd.args(["--set", s]);
     }
-    let out = cmd.output().unwrap();
+    cmd.output().unwrap()
+}
+
+fn render(helm: &PathBuf, sets: &[&str]) -> String {
+    let out = helm_run(helm, &["template", "gd"], &["--namespace", "data"], sets);
     assert!(
         out.status.success(),
         "helm template {sets:?}: {}",
@@ -75,12 +80,7 @@ fn validate(tool: &PathBuf, manifests: &str, what: &str) {
 
 /// `helm lint --strict` of the chart with these values must pass.
 fn lint(helm: &PathBuf, sets: &[&str]) {
-    let mut cmd = Command::new(helm);
-    cmd.args(["lint", "--strict", &chart()]);
-    for s in sets {
-        cmd.args(["--set", s]);
-    }
-    let out = cmd.output().unwrap();
+    let out = helm_run(helm, &["lint", "--strict"], &[], sets);
     assert!(
         out.status.success(),
         "helm lint --strict {sets:?}: {}{}",
@@ -194,12 +194,7 @@ fn chart_lints_and_renders_valid_manifests_for_each_value_set() {
 }
 
 fn render_err(helm: &PathBuf, sets: &[&str]) -> String {
-    let mut cmd = Command::new(helm);
-    cmd.args(["template", "gd", &chart()]);
-    for s in sets {
-        cmd.args(["--set", s]);
-    }
-    let out = cmd.output().unwrap();
+    let out = helm_run(helm, &["template", "gd"], &[], sets);
     assert!(!out.status.success(), "{sets:?} rendered");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
