@@ -11,17 +11,6 @@ use std::process::Command;
 
 use common::{random_file, run, Griddock};
 
-fn gfal2_available() -> bool {
-    let ok = Command::new("/usr/bin/python3")
-        .args(["-c", "import gfal2"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    ok || common::missing_peer(
-        "python3-gfal2",
-        "run scripts/test.sh to install gfal2 and its plugins",
-    )
-}
-
 const SCRIPT: &str = r#"
 import gfal2, hashlib, os, sys, zlib
 base, local = sys.argv[1], sys.argv[2]
@@ -61,7 +50,7 @@ os._exit(0)
 /// Both endpoints run the same engine: the GridFTP port serves gfal2 as well.
 #[test]
 fn gfal2_namespace_checksum_and_copies_over_ftp() {
-    if !gfal2_available() {
+    if !common::gfal2_available() {
         return;
     }
     let g = Griddock::start("[auth]\nanonymous = \"write\"\n");

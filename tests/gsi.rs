@@ -395,11 +395,7 @@ sys.stdout.flush()
 #[test]
 fn gfal2_over_gsiftp() {
     let Some(fx) = Fixtures::make() else { return };
-    let python_ok = Command::new("/usr/bin/python3")
-        .args(["-c", "import gfal2"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !python_ok && !common::missing_peer("python3-gfal2", "run scripts/test.sh") {
+    if !common::gfal2_available() {
         return;
     }
     let g = fx.griddock();
@@ -765,11 +761,7 @@ os._exit(0)
 #[test]
 fn dcau_refuses_a_data_channel_peer_revoked_after_login() {
     let Some(fx) = Fixtures::make() else { return };
-    let python_ok = Command::new("/usr/bin/python3")
-        .args(["-c", "import gfal2"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !python_ok && !common::missing_peer("python3-gfal2", "run scripts/test.sh") {
+    if !common::gfal2_available() {
         return;
     }
     // Trust directories without the CRL yet: griddock's, and the client's, which never

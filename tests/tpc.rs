@@ -816,8 +816,7 @@ os._exit(0)
 "#;
 
 fn gfal2_ok() -> bool {
-    common::tokens::python_has("import gfal2", "python3-gfal2")
-        && common::tokens::python_jwt_available()
+    common::gfal2_available() && common::tokens::python_jwt_available()
 }
 
 fn gfal2_copy(fx: &Gsi, args: &[&str], proxy: bool) -> String {

@@ -1015,21 +1015,6 @@ sys.stdout.flush()
 os._exit(0)
 "#;
 
-fn gfal2_ok() -> bool {
-    let ok = Command::new("/usr/bin/python3")
-        .args(["-c", "import gfal2"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "python3-gfal2 missing (CI=true)"
-        );
-        eprintln!("SKIP: python3-gfal2 not installed");
-    }
-    ok
-}
-
 fn check_gfal2_steps(out: &str, len: usize) {
     for want in [
         "stat-missing ERR 2".to_string(),
@@ -1058,7 +1043,7 @@ fn check_gfal2_steps(out: &str, len: usize) {
 
 #[test]
 fn gfal2_with_basic_credentials() {
-    if !gfal2_ok() {
+    if !common::gfal2_available() {
         return;
     }
     let g = start("");
@@ -1189,7 +1174,7 @@ fn x509_proxies_by_tls_client_authentication() {
         assert!(ok && out.contains("data"), "{out}");
     }
     // gfal2 with the proxy.
-    if !gfal2_ok() {
+    if !common::gfal2_available() {
         return;
     }
     let local = g.dir.path().join("local");

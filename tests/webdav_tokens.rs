@@ -388,7 +388,7 @@ os._exit(0)
 
 #[test]
 fn gfal2_with_a_wlcg_token() {
-    if !peers() || !common::tokens::python_has("import gfal2", "python3-gfal2") {
+    if !peers() || !common::gfal2_available() {
         return;
     }
     let issuer = start_issuer(&[("gfal", "storage.read:/tok/data storage.create:/tok/in")]);

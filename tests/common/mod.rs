@@ -68,6 +68,12 @@ pub fn missing_peer(what: &str, hint: &str) -> bool {
     false
 }
 
+/// Whether /usr/bin/python3 has gfal2 (python3-gfal2 with its plugins); missing is decided
+/// by [`missing_peer`].
+pub fn gfal2_available() -> bool {
+    tokens::python_has("import gfal2", "python3-gfal2")
+}
+
 /// Is `tool` on PATH? If not: a failure in strict mode, else a recorded skip.
 pub fn require_tool(tool: &str) -> bool {
     let found = Command::new("sh")
