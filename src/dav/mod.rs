@@ -51,6 +51,7 @@ pub use web::Web;
 pub use digest::{choose_rfc3230, choose_rfc9530};
 pub use get::{parse_range, ByteRange, RangeAnswer};
 pub use href::{decode_path, destination, encode_href};
+pub use web::input as web_input;
 
 use crate::metrics::{Direction, EndpointLabel, Metrics};
 use crate::storage::checksum::ChecksumCache;

@@ -8,9 +8,9 @@
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY};
 use hyper::{Request, Response, StatusCode};
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use std::time::UNIX_EPOCH;
 
+use super::input::attachment;
 use super::session::caller;
 use super::{data_path, json, WebError};
 use crate::auth::rights::Activity;
@@ -119,22 +119,6 @@ pub(super) async fn download(
     Ok(resp)
 }
 
-/// RFC 6266 §4.3: an ASCII fallback and the exact name in RFC 8187 `filename*`.
-fn attachment(name: &str) -> String {
-    let fallback: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let exact = utf8_percent_encode(name, NON_ALPHANUMERIC);
-    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{exact}")
-}
-
 /// `POST /.griddock-web/mkdir/<dir>`.
 pub(super) async fn mkdir(
     dav: &Dav,
@@ -215,22 +199,4 @@ pub(super) async fn rename(
     })
     .await?;
     Ok(json(StatusCode::OK, &serde_json::json!({ "ok": true })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn attachment_names_are_quoted_safely() {
-        let a = attachment("<img src=x onerror=alert(1)>.txt");
-        assert!(a.starts_with("attachment; filename=\"_img_src_x_onerror_alert_1__.txt\""));
-        assert!(!a[a.find("filename*").unwrap()..].contains('<'));
-        let a = attachment("a\"b;c é.html");
-        assert_eq!(a.matches('"').count(), 2, "{a}");
-        assert!(
-            a.ends_with("filename*=UTF-8''a%22b%3Bc%20%C3%A9%2Ehtml"),
-            "{a}"
-        );
-    }
 }

@@ -3,7 +3,8 @@
 //! `/.griddock-web/` — login, session cookie and CSRF token (`session.rs`, RFC 6265bis
 //! cookies, OWASP synchroniser-token CSRF defence), listing, checksums, downloads and
 //! namespace changes (`api.rs`), and chunked, resumable uploads with RFC 9110 §14.4
-//! `Content-Range` parts into the storage layer's atomic part file (`upload.rs`).
+//! `Content-Range` parts into the storage layer's atomic part file (`upload.rs`); what a
+//! browser controls in those requests is parsed without I/O in `input.rs`.
 //!
 //! The prefix can never shadow data: `.griddock-` names are refused as any path
 //! component by the storage layer and hidden from every listing, so no file or
@@ -13,6 +14,7 @@
 
 mod api;
 mod assets;
+pub mod input;
 mod session;
 mod upload;
 
@@ -21,7 +23,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use tracing::warn;
 
@@ -131,15 +133,7 @@ pub(super) fn claims(dav: &Dav, req: &Request<Incoming>) -> bool {
     }
     (req.method() == Method::GET || req.method() == Method::HEAD)
         && path.ends_with('/')
-        && accepts_html(req.headers())
-}
-
-fn accepts_html(h: &HeaderMap) -> bool {
-    h.get_all(ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.split(';').next().unwrap_or("").trim() == "text/html")
+        && input::accepts_html(req.headers())
 }
 
 /// One page or API request; never fails (errors become JSON answers).

@@ -12,12 +12,13 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use hyper::header::{HeaderValue, CONTENT_TYPE, SET_COOKIE};
 use hyper::{HeaderMap, Request, Response, StatusCode};
 use serde::Deserialize;
 use sha2::Digest;
 use tracing::{info, warn};
 
+use super::input::{session_cookie, COOKIE_NAME};
 use super::{json, small_body, WebError};
 use crate::auth::{Authenticator, Principal};
 use crate::dav::body::Body;
@@ -26,7 +27,6 @@ use crate::dav::{Access, Dav};
 use crate::metrics::{EndpointLabel, LoginMethod};
 use crate::storage::VPath;
 
-pub(super) const COOKIE_NAME: &str = "__Host-griddock";
 pub(super) const CSRF_HEADER: &str = "x-csrf-token";
 /// Sessions held at once (all of them expire; this bounds memory under a login flood).
 const MAX_SESSIONS: usize = 10_000;
@@ -153,17 +153,6 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The session cookie's value, if the request carries one.
-fn cookie(h: &HeaderMap) -> Option<String> {
-    h.get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(n, _)| *n == COOKIE_NAME)
-        .map(|(_, v)| v.trim().to_string())
-}
-
 /// The caller of a request. `write`: a state-changing request, which needs a session
 /// and its CSRF token; reads without a session run as the connection's certificate or
 /// as anonymous (when `[auth] anonymous` allows it).
@@ -173,7 +162,7 @@ pub(super) async fn caller(
     h: &HeaderMap,
     write: bool,
 ) -> Result<Caller, WebError> {
-    let found = cookie(h).map(|t| key(&t)).and_then(|k| {
+    let found = session_cookie(h).map(|t| key(&t)).and_then(|k| {
         let s = dav.web.sessions.get(&k)?;
         Some((k, s))
     });
@@ -341,7 +330,9 @@ async fn certificate_login(dav: &Dav, conn: &Conn) -> Result<(Who, String), WebE
 /// cookie.
 pub(super) fn logout(dav: &Dav, req: &Request<Incoming>) -> Result<Response<Body>, WebError> {
     let h = req.headers();
-    let k = cookie(h).map(|t| key(&t)).ok_or(WebError::NoSession)?;
+    let k = session_cookie(h)
+        .map(|t| key(&t))
+        .ok_or(WebError::NoSession)?;
     let (_, csrf, _) = dav.web.sessions.get(&k).ok_or(WebError::NoSession)?;
     let sent = h.get(CSRF_HEADER).map(|v| v.as_bytes()).unwrap_or(b"");
     // SECURITY: logout is state-changing too (a forced logout would abort uploads).
@@ -367,7 +358,7 @@ pub(super) async fn whoami(
     req: &Request<Incoming>,
 ) -> Result<Response<Body>, WebError> {
     let h = req.headers();
-    let session = cookie(h)
+    let session = session_cookie(h)
         .map(|t| key(&t))
         .and_then(|k| dav.web.sessions.get(&k));
     let caller = caller(dav, conn, h, false).await.ok();
@@ -404,19 +395,6 @@ mod tests {
         assert!(!same(b"abc", b"abd"));
         assert!(!same(b"abc", b"ab"));
         assert!(!same(b"", b"a"));
-    }
-
-    #[test]
-    fn cookie_is_found_among_others() {
-        let mut h = HeaderMap::new();
-        h.append(
-            COOKIE,
-            HeaderValue::from_static("a=1; __Host-griddock=xyz ; b=2"),
-        );
-        assert_eq!(cookie(&h).as_deref(), Some("xyz"));
-        let mut h = HeaderMap::new();
-        h.append(COOKIE, HeaderValue::from_static("griddock=xyz"));
-        assert_eq!(cookie(&h), None);
     }
 
     #[test]

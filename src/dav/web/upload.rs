@@ -17,8 +17,9 @@ use std::time::Instant;
 
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_RANGE};
-use hyper::{HeaderMap, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 
+use super::input::{content_range, PartRange};
 use super::session::{caller, Caller, UploadObject};
 use super::{data_path, json, WebError};
 use crate::auth::rights::Activity;
@@ -155,27 +156,6 @@ pub(super) async fn cancel(
     Ok(json(StatusCode::OK, &serde_json::json!({ "ok": true })))
 }
 
-/// `Content-Range: bytes a-b/total` → (a, b, total).
-fn content_range(h: &HeaderMap) -> Result<(u64, u64, u64), WebError> {
-    let bad = WebError::Bad("Content-Range must be bytes a-b/total");
-    let v = h
-        .get(CONTENT_RANGE)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(WebError::Bad("a part needs Content-Range"))?;
-    let spec = v.trim().strip_prefix("bytes ").ok_or(bad)?;
-    let parse = |s: &str| s.trim().parse::<u64>().ok();
-    let (range, total) = spec
-        .split_once('/')
-        .ok_or(WebError::Bad("Content-Range must be bytes a-b/total"))?;
-    let (a, b) = range
-        .split_once('-')
-        .ok_or(WebError::Bad("Content-Range must be bytes a-b/total"))?;
-    match (parse(a), parse(b), parse(total)) {
-        (Some(a), Some(b), Some(t)) if a <= b && b < t => Ok((a, b, t)),
-        _ => Err(WebError::Bad("Content-Range must be bytes a-b/total")),
-    }
-}
-
 /// Clears an object's busy mark when the part's request ends (also when the client
 /// went away and the request future is dropped).
 struct Busy<'a> {
@@ -229,13 +209,21 @@ pub(super) async fn chunk(
     let (first, last) = if size == 0 {
         (0, None)
     } else {
-        let (a, b, total) = content_range(req.headers())?;
+        let part = req
+            .headers()
+            .get(CONTENT_RANGE)
+            .ok_or(WebError::Bad("a part needs Content-Range"))?;
+        let PartRange { first, last, total } = part
+            .to_str()
+            .ok()
+            .and_then(content_range)
+            .ok_or(WebError::Bad("Content-Range must be bytes a-b/total"))?;
         if total != size {
             return Err(WebError::Bad(
                 "Content-Range total differs from the upload's size",
             ));
         }
-        (a, Some(b))
+        (first, Some(last))
     };
     let want = last.map_or(0, |b| b - first + 1);
     // SECURITY: a part is bounded (the page never sends more than chunk_size).
@@ -349,31 +337,4 @@ async fn receive(
         ));
     }
     Ok(written)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use hyper::header::HeaderValue;
-
-    fn cr(v: &str) -> Result<(u64, u64, u64), WebError> {
-        let mut h = HeaderMap::new();
-        h.insert(CONTENT_RANGE, HeaderValue::from_str(v).unwrap());
-        content_range(&h)
-    }
-
-    #[test]
-    fn content_ranges() {
-        assert_eq!(cr("bytes 0-9/10").unwrap(), (0, 9, 10));
-        assert_eq!(cr("bytes 5-5/6").unwrap(), (5, 5, 6));
-        for bad in [
-            "bytes 9-0/10",
-            "bytes 0-10/10",
-            "bytes */10",
-            "items 0-1/2",
-            "bytes 0-1",
-        ] {
-            assert!(cr(bad).is_err(), "{bad}");
-        }
-    }
 }
