@@ -937,6 +937,81 @@ for s in held:
     }
 }
 
+/// Slow and idle clients cannot keep the connection slots: with every slot held by a
+/// client that sent nothing, one idle after a GET and one dripping a request head a byte
+/// per second (slowloris), each is closed by griddock at the 30 s request-head timeout,
+/// and a new client then gets in with no operator action.
+#[test]
+fn slow_and_idle_connections_are_closed_at_the_head_timeout() {
+    let g = start("[limits]\nmax_sessions = 3\n");
+    let script = r#"
+import socket, ssl, sys, threading, time
+port = int(sys.argv[1])
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+def conn():
+    return ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+def first_line(s):
+    s.sendall(b"OPTIONS / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    return s.recv(4096).split(b"\r\n")[0].decode()
+closed = {}
+def watch(name, s, t0):
+    s.settimeout(90)
+    try:
+        while s.recv(4096):
+            pass
+    except (OSError, ssl.SSLError):
+        pass
+    closed[name] = time.time() - t0
+def drip(s):
+    for b in b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 200:
+        try:
+            s.send(bytes([b]))
+        except (OSError, ssl.SSLError):
+            return
+        time.sleep(1)
+t0 = time.time()
+silent, idle, slow = conn(), conn(), conn()
+assert first_line(idle) == "HTTP/1.1 200 OK"
+threads = [threading.Thread(target=watch, args=(n, s, t0)) for n, s in
+           (("silent", silent), ("idle", idle), ("slow", slow))]
+threads.append(threading.Thread(target=drip, args=(slow,), daemon=True))
+for t in threads:
+    t.start()
+time.sleep(2)
+try:
+    held = first_line(conn()) or "closed"
+except (OSError, ssl.SSLError):
+    held = "refused"
+for t in threads[:3]:
+    t.join()
+print("while held:", held)
+print("closed:", " ".join("%s=%.1f" % (n, closed[n]) for n in ("silent", "idle", "slow")))
+print("after:", first_line(conn()))
+"#;
+    let out = py(script, &[&g.webdav.port().to_string()]);
+    let line = |tag: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(tag))
+            .unwrap_or_else(|| panic!("{tag} in {out}"))
+            .trim()
+            .to_string()
+    };
+    assert!(
+        ["refused", "closed"].contains(&line("while held:").as_str()),
+        "a fourth client got in while three held every slot: {out}"
+    );
+    for pair in line("closed:").split(' ') {
+        let (who, secs) = pair.split_once('=').unwrap();
+        let secs: f64 = secs.parse().unwrap();
+        assert!(
+            (25.0..60.0).contains(&secs),
+            "{who} closed after {secs} s, want the 30 s head timeout: {out}\n{}",
+            g.log()
+        );
+    }
+    assert_eq!(line("after:"), "HTTP/1.1 200 OK", "{out}");
+}
+
 #[test]
 fn davix_ls_get_put() {
     if !require_tool("davix-put") {

@@ -29,7 +29,8 @@ use crate::metrics::EndpointLabel;
 use crate::tls::ACME_TLS_ALPN;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Time a client has to send a complete request head (slowloris).
+/// Time a client has to send a complete request head, counted from when the server waits
+/// for one: also how long a keep-alive connection may sit idle between requests.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Accepts until `shutdown`, then lets running requests finish (the caller's tracker
@@ -106,6 +107,10 @@ async fn connection(
         let (dav, conn, linger) = (Arc::clone(&svc_dav), Arc::clone(&conn), Arc::clone(&linger));
         async move { Ok::<_, Infallible>(handle(&dav, &conn, &linger, req).await) }
     });
+    // SECURITY: a connection that sends no request, or a head a byte at a time
+    // (slowloris), or idles after a response, is closed after HEADER_TIMEOUT, so slow
+    // clients cannot keep the connection slots (`limits.max_sessions`) for ever. The
+    // timer is what makes hyper enforce it.
     let http = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
