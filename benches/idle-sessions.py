@@ -117,7 +117,7 @@ def main() -> None:
     with open(cfg, "w") as f:
         f.write(f'data_dir = "{tmp}/data"\nstate_dir = "{tmp}/state"\n[ftp]\nlisten = "127.0.0.1:{port}"\n'
                 f'[gridftp]\nenabled = false\n{webdav_cfg}[http]\nlisten = "127.0.0.1:{http}"\n'
-                f'[limits]\nmax_sessions = {n + 10}\n')
+                f'[limits]\nmax_sessions = {n + 10}\nmax_sessions_per_client = {n + 10}\n')
     p = subprocess.Popen([binary, "serve", "--config", cfg],
                          stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"})
     conns = []
