@@ -571,16 +571,88 @@ print("answer", s.recv(200).split(b"\r\n")[0].decode(), "after %.0f s" % (time.t
         h.contains("x-content-type-options: nosniff") && h.contains("frame-ancestors 'none'"),
         "{h}"
     );
+    // Each directive of the page's policy: scripts and styles from our origin only, no
+    // plugins, no <base>, never framed.
+    let csp = h
+        .lines()
+        .find(|l| l.starts_with("content-security-policy:"))
+        .unwrap_or_default();
+    for directive in [
+        "script-src 'self'",
+        "style-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(
+            csp.split(';').any(|d| d
+                .trim()
+                .trim_start_matches("content-security-policy:")
+                .trim()
+                == directive),
+            "{directive} missing: {csp}"
+        );
+    }
     let (code, h, _) = api(&g, &["-H", c], "dl/f.bin");
     assert_eq!(code, 200);
     assert!(
-        h.contains("content-disposition: attachment; filename=\"f.bin\""),
+        h.contains("content-disposition: attachment; filename=\"f.bin\"")
+            && h.contains("content-security-policy: sandbox; default-src 'none'"),
         "{h}"
     );
     let (code, h, _) = api(&g, &["-H", c, "-H", "Range: bytes=10-19"], "dl/f.bin");
     assert!(
         code == 206 && h.contains("content-range: bytes 10-19/100000"),
         "{code} {h}"
+    );
+    // A part that starts past what the part file holds is refused even where a file of
+    // that name exists: the old file's bytes are never taken in to fill the gap.
+    // (The stalled upload is cancelled first: two open uploads at most.)
+    let (code, _, _) = api(
+        &g,
+        &["-X", "DELETE", "-H", c, "-H", t],
+        &format!("up/{id3}"),
+    );
+    assert_eq!(code, 200);
+    std::fs::write(g.data().join("old.bin"), [b'o'; 100]).unwrap();
+    let (code, id4) = create("old.bin", 100);
+    assert_eq!(code, 201);
+    let new_half = "n".repeat(50);
+    let (code, _, body) = api(
+        &g,
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            c,
+            "-H",
+            t,
+            "-H",
+            "Content-Range: bytes 50-99/100",
+            "--data-binary",
+            &new_half,
+        ],
+        &format!("up/{}", id4.unwrap()),
+    );
+    assert!(
+        code == 409 && body.contains("\"offset\":0"),
+        "{code} {body}"
+    );
+    assert_eq!(
+        std::fs::read(g.data().join("old.bin")).unwrap(),
+        [b'o'; 100]
+    );
+    // Logging out changes state too: without the CSRF token, or with a wrong one, it is
+    // refused and the session goes on.
+    for token in [None, Some("X-CSRF-Token: 00")] {
+        let mut args = vec!["-X", "POST", "-H", c];
+        args.extend(token.iter().flat_map(|tok| ["-H", tok]));
+        assert_eq!(api(&g, &args, "logout").0, 403, "a logout with {token:?}");
+    }
+    assert_eq!(
+        api(&g, &["-X", "POST", "-H", c, "-H", t], "mkdir/still-in").0,
+        201,
+        "the session ended by a logout without its token"
     );
     // The reserved prefix is no data path: WebDAV refuses it, the page never lists it.
     let (ok, out) = common::run(
