@@ -215,12 +215,16 @@ fn hostile_names_html_downloads_csrf_and_anonymous_read_only() {
     args["html"] = html.into();
     let out = drive("hostile", &args, Duration::from_secs(180));
     eprintln!("{out}");
-    // The HTML file was saved as a download, byte for byte.
-    let dl = PathBuf::from(out["html_download"].as_str().unwrap());
-    assert_eq!(
-        std::fs::read(dl).unwrap(),
-        std::fs::read(g.data().join(html)).unwrap()
-    );
+    // The HTML file was saved as a download, byte for byte, from the page's link and
+    // when opened directly.
+    for key in ["html_download", "html_direct"] {
+        let dl = PathBuf::from(out[key].as_str().unwrap());
+        assert_eq!(
+            std::fs::read(dl).unwrap(),
+            std::fs::read(g.data().join(html)).unwrap(),
+            "{key}"
+        );
+    }
     // Only the request with the token made a folder.
     assert!(g.data().join("csrf-right").is_dir());
     for refused in [
