@@ -696,6 +696,76 @@ print("answer", s.recv(200).split(b"\r\n")[0].decode(), "after %.0f s" % (time.t
     }
 }
 
+/// A page session remembers who logged in, not what they may do: a users-file change of
+/// only the account's permission, or only its root (same password hash), ends the
+/// session, and the next login gets the new rights.
+#[test]
+fn a_changed_permission_or_root_ends_a_page_session() {
+    if !require_tool("curl") {
+        return;
+    }
+    let g = start("");
+    std::fs::create_dir_all(g.data().join("sub")).unwrap();
+    let users = g.dir.path().join("users.toml");
+    let login = || {
+        curl_login(
+            &g,
+            &format!("{{\"user\":\"alice\",\"password\":\"{PW}\"}}"),
+            &[],
+        )
+    };
+    let alive = |cookie: &str| {
+        let (code, _, body) = api(&g, &["-H", cookie], "session");
+        assert_eq!(code, 200, "{body}");
+        body.contains("\"session\":true")
+    };
+    let ends = |cookie: &str, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while alive(cookie) {
+            assert!(
+                Instant::now() < deadline,
+                "the session outlived a {what} change"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let edit = |from: &str, to: &str| {
+        let text = std::fs::read_to_string(&users).unwrap();
+        assert!(text.contains(from), "{text}");
+        std::fs::write(&users, text.replacen(from, to, 1)).unwrap();
+    };
+
+    let (c1, t1) = login();
+    assert!(alive(&c1));
+    edit("permissions = \"read-write\"", "permissions = \"read\"");
+    ends(&c1, "permission");
+    let mkdir = |c: &str, t: &str, name: &str| {
+        api(
+            &g,
+            &["-X", "POST", "-H", c, "-H", t],
+            &format!("mkdir/{name}"),
+        )
+        .0
+    };
+    assert_eq!(mkdir(&c1, &t1, "with-old-session"), 401);
+    // The next login has the new, read-only rights.
+    let (c2, t2) = login();
+    assert_eq!(mkdir(&c2, &t2, "read-only"), 403);
+
+    edit(
+        "permissions = \"read\"",
+        "root = \"sub\"\npermissions = \"read\"",
+    );
+    ends(&c2, "root");
+    let (c3, _) = login();
+    std::fs::write(g.data().join("sub/inside.txt"), "x").unwrap();
+    let (code, _, body) = api(&g, &["-H", &c3], "list/");
+    assert!(code == 200 && body.contains("inside.txt"), "{code} {body}");
+    for name in ["with-old-session", "read-only"] {
+        assert!(!g.data().join(name).exists(), "{name} was created");
+    }
+}
+
 #[test]
 fn x509_certificate_session_with_curl() {
     for tool in ["curl", "openssl", "grid-proxy-init"] {
