@@ -19,7 +19,7 @@ use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_RANGE};
 use hyper::{Request, Response, StatusCode};
 
-use super::input::{content_range, PartRange};
+use super::input::content_range;
 use super::session::{caller, Caller, UploadObject};
 use super::{data_path, json, WebError};
 use crate::auth::rights::Activity;
@@ -206,26 +206,25 @@ pub(super) async fn chunk(
     let c = caller(dav, conn, req.headers(), true).await?;
     let key = session_key(&c)?;
     let (path, size) = object(dav, &key, id)?;
-    let (first, last) = if size == 0 {
-        (0, None)
+    // (first byte, part length); an empty file is one empty part without Content-Range.
+    let (first, want) = if size == 0 {
+        (0, 0)
     } else {
         let part = req
             .headers()
             .get(CONTENT_RANGE)
-            .ok_or(WebError::Bad("a part needs Content-Range"))?;
-        let PartRange { first, last, total } = part
+            .ok_or(WebError::Bad("a part needs Content-Range"))?
             .to_str()
             .ok()
             .and_then(content_range)
             .ok_or(WebError::Bad("Content-Range must be bytes a-b/total"))?;
-        if total != size {
+        if part.total != size {
             return Err(WebError::Bad(
                 "Content-Range total differs from the upload's size",
             ));
         }
-        (first, Some(last))
+        (part.first, part.length())
     };
-    let want = last.map_or(0, |b| b - first + 1);
     // SECURITY: a part is bounded (the page never sends more than chunk_size).
     if want > dav.web.chunk_size {
         return Err(WebError::Bad("part larger than the chunk size"));
